@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the PDU codec.
+fn main() {}
