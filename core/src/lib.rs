@@ -33,3 +33,4 @@
 #![cfg_attr(fuzzing, allow(missing_docs))]
 
 pub mod pdu;
+pub mod ul;

@@ -1,0 +1,1158 @@
+//! [`Association`]: one transport connection, one PS3.8 state machine, no IO.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use thiserror::Error;
+
+use super::fsm::{self, Action, Next, State, Transition};
+use super::negotiation::{
+    AcceptOptions, AcceptorPolicy, AssociationConfig, AssociationRequest, ConfigError, Negotiated,
+    RejectReason, Role, apply_accept_options, negotiate_as_acceptor, negotiate_as_requestor,
+    provider_check,
+};
+use crate::pdu::{
+    self, Abort, AbortReason, AssociateAc, AssociateRj, AssociateRq, DecodeError, DecodeLimits,
+    Decoded, MessageControlHeader, PDU_HEADER_LEN, PData, Pdu, PduHeader, PduType,
+    PresentationContextId, UserIdentityRequest,
+};
+
+/// How many events may wait in the queue before [`Association::handle_input`] stops
+/// consuming input (typed backpressure: it returns how much it took).
+pub const MAX_PENDING_EVENTS: usize = 32;
+
+/// A partial-PDU buffer up to this capacity is kept for reuse; a larger one is freed, so
+/// an idle association holds no more than this.
+const KEPT_INPUT_BUFFER: usize = 64 * 1024;
+
+/// One applied cell of Table 9-10, for transcripts and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedTransition {
+    /// The state before.
+    pub from: State,
+    /// The event.
+    pub event: fsm::Event,
+    /// The action taken.
+    pub action: Action,
+    /// The state after.
+    pub to: State,
+}
+
+impl fmt::Display for AppliedTransition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} --{}/{}--> {}",
+            self.from, self.event, self.action, self.to
+        )
+    }
+}
+
+/// The deadlines an association can have armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Timer {
+    /// ARTIM (PS3.8 9.1.5), armed only in Sta2 and Sta13.
+    Artim,
+    /// A requestor waiting for the A-ASSOCIATE-AC or -RJ (Sta5). On expiry we abort.
+    AssociateResponse,
+    /// Waiting for the peer's A-RELEASE-RP (Sta7, Sta9–Sta12). On expiry we abort.
+    ReleaseResponse,
+}
+
+impl Timer {
+    const ALL: [Self; 3] = [Self::Artim, Self::AssociateResponse, Self::ReleaseResponse];
+
+    const fn index(self) -> usize {
+        match self {
+            Self::Artim => 0,
+            Self::AssociateResponse => 1,
+            Self::ReleaseResponse => 2,
+        }
+    }
+
+    /// The states in which the timer stays armed; leaving them disarms it.
+    fn armed_in(self, state: State) -> bool {
+        use State::*;
+        match self {
+            Self::Artim => matches!(state, AwaitingAssociateRq | AwaitingTransportClose),
+            Self::AssociateResponse => state == AwaitingAssociateResponse,
+            Self::ReleaseResponse => matches!(
+                state,
+                AwaitingReleaseRp
+                    | CollisionRequestorAwaitingLocalResponse
+                    | CollisionAcceptorAwaitingReleaseRp
+                    | CollisionRequestorAwaitingReleaseRp
+                    | CollisionAcceptorAwaitingLocalResponse
+            ),
+        }
+    }
+}
+
+/// A caller's mistake: the call changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ApiMisuse {
+    /// PS3.8 Table 9-10 defines nothing for this primitive in this state.
+    #[error("{primitive} ({event}) is not allowed in {state}")]
+    NotAllowed {
+        /// The primitive, in words.
+        primitive: &'static str,
+        /// Its event id.
+        event: fsm::Event,
+        /// The state the association is in.
+        state: State,
+    },
+    /// Input or a transport event before the transport connection exists.
+    #[error("no transport connection in {0}")]
+    NoTransport(State),
+    /// The token belongs to another association.
+    #[error("this incoming-association token belongs to another association")]
+    ForeignToken,
+    /// P-DATA on a presentation context that was not accepted.
+    #[error("presentation context {0} was not accepted")]
+    ContextNotAccepted(PresentationContextId),
+    /// A P-DATA-TF larger than the peer accepts.
+    #[error("P-DATA-TF of {len} bytes is over the peer's maximum of {max}")]
+    PduTooLarge {
+        /// Its PDU-length.
+        len: usize,
+        /// The limit.
+        max: u32,
+    },
+    /// A P-DATA-TF that cannot be encoded (no PDV, or over 4 GiB).
+    #[error("P-DATA-TF cannot be encoded: {0}")]
+    Encode(pdu::EncodeError),
+}
+
+/// A request waiting for the local user's answer (the A-ASSOCIATE indication, Sta3).
+///
+/// Consume it with [`Association::accept`] or [`Association::reject`]; until then the
+/// association waits in Sta3.
+#[must_use = "an incoming association waits in Sta3 until it is accepted or rejected"]
+pub struct IncomingAssociation {
+    serial: u64,
+    request: Box<AssociateRq>,
+    proposal: Box<Negotiated>,
+    answered: bool,
+}
+
+impl IncomingAssociation {
+    /// The A-ASSOCIATE-RQ as received.
+    pub fn request(&self) -> &AssociateRq {
+        &self.request
+    }
+
+    /// What accepting would agree on under the acceptor policy: context results,
+    /// transfer syntaxes, roles, window.
+    pub fn proposal(&self) -> &Negotiated {
+        &self.proposal
+    }
+
+    /// The requestor's user identity, to check before accepting.
+    pub fn user_identity(&self) -> Option<&UserIdentityRequest> {
+        self.request.user_information.user_identity_request.as_ref()
+    }
+}
+
+impl fmt::Debug for IncomingAssociation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IncomingAssociation")
+            .field("calling", &self.request.calling_ae_title)
+            .field("called", &self.request.called_ae_title)
+            .field("contexts", &self.request.presentation_contexts.len())
+            .finish()
+    }
+}
+
+impl Drop for IncomingAssociation {
+    fn drop(&mut self) {
+        if !self.answered {
+            tracing::warn!(
+                calling = %self.request.calling_ae_title,
+                "incoming association dropped without accept or reject; it stays in Sta3"
+            );
+        }
+    }
+}
+
+/// An A-ASSOCIATE-RJ, sent or received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    /// The reject PDU's result, source and reason.
+    pub rj: AssociateRj,
+    /// True when the peer rejected us; false when we rejected the peer.
+    pub by_peer: bool,
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = if self.by_peer { "peer" } else { "we" };
+        write!(f, "association rejected ({who}): {}", self.rj)
+    }
+}
+
+/// What the peer did wrong when we abort (AA-1 in Sta2, AA-7, AA-8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Violation {
+    /// Bytes that are not a valid PDU (Evt19).
+    InvalidPdu(DecodeError),
+    /// A valid PDU the state does not allow.
+    UnexpectedPdu {
+        /// The PDU type.
+        pdu: PduType,
+        /// Our state when it arrived.
+        state: State,
+    },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidPdu(e) => write!(f, "invalid PDU: {e}"),
+            Self::UnexpectedPdu { pdu, state } => write!(f, "unexpected {} in {state}", pdu.name()),
+        }
+    }
+}
+
+/// How an association ended abnormally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Aborted {
+    /// The peer sent an A-ABORT (AA-3; AA-2 in Sta2). Its source tells a service-user
+    /// abort (A-ABORT indication) from a service-provider one (A-P-ABORT).
+    ByPeer(Abort),
+    /// We sent an A-ABORT because the peer broke the protocol.
+    ProtocolViolation {
+        /// The A-ABORT we sent.
+        sent: Abort,
+        /// What the peer did.
+        violation: Violation,
+    },
+    /// The transport closed while the association was open (AA-4, A-P-ABORT).
+    TransportClosed,
+    /// A deadline expired; we aborted (or, for ARTIM in Sta2, closed).
+    Timeout(Timer),
+}
+
+impl fmt::Display for Aborted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ByPeer(a) => write!(f, "aborted by the peer: {a}"),
+            Self::ProtocolViolation { sent, violation } => {
+                write!(f, "aborted: {violation}; sent {sent}")
+            }
+            Self::TransportClosed => f.write_str("transport connection closed by the peer"),
+            Self::Timeout(Timer::Artim) => f.write_str("ARTIM expired"),
+            Self::Timeout(Timer::AssociateResponse) => {
+                f.write_str("no A-ASSOCIATE-AC or -RJ in time; aborted")
+            }
+            Self::Timeout(Timer::ReleaseResponse) => {
+                f.write_str("no A-RELEASE-RP in time; aborted")
+            }
+        }
+    }
+}
+
+/// A P-DATA indication (DT-2, AR-6): the PDVs of one P-DATA-TF, copied out of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PDataIndication {
+    /// The PDVs in order.
+    pub pdvs: Vec<OwnedPdv>,
+}
+
+/// A PDV that owns its fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedPdv {
+    /// The presentation context.
+    pub context_id: PresentationContextId,
+    /// Command or data, last or not.
+    pub header: MessageControlHeader,
+    /// The fragment.
+    pub data: Vec<u8>,
+}
+
+/// What the association tells its user. Drain with [`Association::poll_event`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// Acceptor: an A-ASSOCIATE-RQ passed the provider checks (A-ASSOCIATE indication).
+    /// Answer with [`Association::accept`] or [`Association::reject`].
+    AssociationRequested(IncomingAssociation),
+    /// The association is established (A-ASSOCIATE confirmation / AE-7), with what was
+    /// negotiated. A requestor whose contexts were all rejected gets this too: check
+    /// [`Negotiated::accepted`].
+    Established(Box<Negotiated>),
+    /// An A-ASSOCIATE-RJ was received (requestor) or sent (acceptor).
+    Rejected(Rejected),
+    /// The peer asked to release (A-RELEASE indication, AR-2; or AR-8 in a release
+    /// collision). Answer with [`Association::release_response`].
+    ReleaseRequested {
+        /// Both sides asked at once (PS3.8 Sta9–Sta12).
+        collision: bool,
+    },
+    /// Our release was confirmed (A-RELEASE confirmation, AR-3 or AR-10).
+    Released,
+    /// The association ended abnormally.
+    Aborted(Aborted),
+    /// A P-DATA indication.
+    PData(PDataIndication),
+    /// The association is over and the transport is (or must be) closed: Sta1. The last
+    /// event; after it the association can be dropped.
+    Closed,
+}
+
+/// Metadata of one PDU appended by [`Association::poll_transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "the bytes were appended to the buffer and must be sent"]
+pub struct Transmit {
+    /// The PDU's type.
+    pub pdu_type: PduType,
+    /// Bytes appended.
+    pub len: usize,
+}
+
+/// What caused a local abort.
+#[derive(Debug, Clone, Copy)]
+enum LocalAbortCause {
+    User,
+    Timeout(Timer),
+}
+
+/// The data that comes with a state-machine event.
+enum Input<'a> {
+    None,
+    Pdu(Pdu<'a>),
+    Invalid(DecodeError),
+    Accept(AcceptOptions),
+    Reject(RejectReason),
+    PData(Vec<u8>),
+    Abort(LocalAbortCause),
+}
+
+/// One DICOM association, in either role, as a Sans-IO state machine (PS3.8 9.2).
+///
+/// # Driving it
+///
+/// Methods come in four groups:
+/// - **inputs** `handle_*`: bytes from the transport ([`handle_input`](Self::handle_input)),
+///   the transport opening or closing, and time ([`handle_timeout`](Self::handle_timeout));
+/// - **verbs**, the user's primitives: [`accept`](Self::accept), [`reject`](Self::reject),
+///   [`send_pdata`](Self::send_pdata), [`release`](Self::release),
+///   [`release_response`](Self::release_response), [`abort`](Self::abort);
+/// - **outputs** `poll_*`: bytes to send, events, the next deadline;
+/// - **getters** (`&self`).
+///
+/// After every input or verb, drain the outputs in this order: `poll_transmit` until
+/// `None` (send the bytes), then `poll_event` until `None`, then `poll_timeout` for when
+/// to call `handle_timeout`. If `should_close_transport` is true once transmits are
+/// drained, close the connection. A peer that misbehaves produces an A-ABORT on the wire
+/// and an [`Event::Aborted`], never an `Err`; `Err` means the call was a mistake and
+/// changed nothing.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use dicomwire::pdu::{AeTitle, Uid};
+/// use dicomwire::ul::{
+///     AcceptOptions, AcceptorPolicy, ApiMisuse, Association, AssociationConfig, AssociationRequest,
+///     Event, ProposedContext, SupportedSyntax,
+/// };
+///
+/// let verification = Uid::new("1.2.840.10008.1.1")?;
+/// let implicit_le = Uid::new("1.2.840.10008.1.2")?;
+/// let config = AssociationConfig::default();
+/// let mut now = Instant::now();
+///
+/// // The requestor: propose Verification, then connect (the transport's job).
+/// let request = AssociationRequest::new(AeTitle::new("ECHOSCU")?, AeTitle::new("ANY-SCP")?)
+///     .with_context(ProposedContext::new(verification.clone(), vec![implicit_le.clone()]));
+/// let mut scu = Association::requestor(now, config.clone(), request)?;
+/// scu.handle_transport_connected(now)?;
+///
+/// // The acceptor: support Verification in Implicit VR Little Endian.
+/// let policy = AcceptorPolicy {
+///     abstract_syntaxes: vec![SupportedSyntax::new(verification, vec![implicit_le])],
+///     ..AcceptorPolicy::default()
+/// };
+/// let mut scp = Association::acceptor(now, config, policy.into());
+///
+/// // A transport in miniature: move what one side sends to the other.
+/// fn pump(from: &mut Association, to: &mut Association, now: Instant) -> Result<(), ApiMisuse> {
+///     let mut wire = Vec::new();
+///     while let Some(_sent) = from.poll_transmit(now, &mut wire) {}
+///     let taken = to.handle_input(now, &wire)?;
+///     assert_eq!(taken, wire.len());
+///     Ok(())
+/// }
+///
+/// let mut established = 0;
+/// for _ in 0..4 {
+///     pump(&mut scu, &mut scp, now)?;
+///     pump(&mut scp, &mut scu, now)?;
+///     for side in [&mut scu, &mut scp] {
+///         while let Some(event) = side.poll_event() {
+///             match event {
+///                 Event::AssociationRequested(incoming) => {
+///                     side.accept(now, incoming, AcceptOptions::default())?
+///                 }
+///                 Event::Established(negotiated) => {
+///                     assert_eq!(negotiated.accepted().count(), 1);
+///                     established += 1;
+///                 }
+///                 other => panic!("{other:?}"),
+///             }
+///         }
+///     }
+///     if let Some(deadline) = scu.poll_timeout() {
+///         assert!(deadline > now); // nothing is due yet
+///     }
+///     now += Duration::from_millis(1);
+/// }
+/// assert_eq!(established, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Association {
+    role: Role,
+    state: State,
+    config: AssociationConfig,
+    limits: DecodeLimits,
+    policy: Option<Arc<AcceptorPolicy>>,
+    /// Requestor: what we proposed. Acceptor: what we received.
+    request: Option<Box<AssociateRq>>,
+    /// Acceptor in Sta3: the A-ASSOCIATE-AC we would send, and what it agrees on.
+    pending_accept: Option<(Box<AssociateAc>, Box<Negotiated>)>,
+    negotiated: Option<Box<Negotiated>>,
+    serial: u64,
+    /// At most one incomplete PDU, bounded by the decode limits.
+    inbuf: Vec<u8>,
+    /// After an invalid PDU the byte stream has no framing left: input is discarded.
+    input_dead: bool,
+    outq: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    timers: [Option<Instant>; 3],
+    close_transport: bool,
+    connected: bool,
+    last_transition: Option<AppliedTransition>,
+}
+
+impl fmt::Debug for Association {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Association")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("queued_pdus", &self.outq.len())
+            .field("queued_events", &self.events.len())
+            .finish()
+    }
+}
+
+fn next_serial() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SERIAL: AtomicU64 = AtomicU64::new(1);
+    SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Association {
+    /// A requestor for `request` (Evt1, AE-1): it waits in Sta4 for the transport to
+    /// connect, then sends the A-ASSOCIATE-RQ.
+    pub fn requestor(
+        now: Instant,
+        config: AssociationConfig,
+        request: AssociationRequest,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let rq = request.to_pdu(&config)?;
+        let mut assoc = Self::new(Role::Requestor, config, None);
+        assoc.request = Some(Box::new(rq));
+        assoc
+            .dispatch(now, fsm::Event::AssociateRequest, Input::None)
+            .map_err(|_| ConfigError::NoPresentationContext)?;
+        Ok(assoc)
+    }
+
+    /// An acceptor for a transport connection that just arrived (Evt5, AE-5): it waits in
+    /// Sta2 for an A-ASSOCIATE-RQ, with ARTIM running.
+    ///
+    /// An invalid configuration (a maximum PDU length below 7) is replaced by the default.
+    pub fn acceptor(now: Instant, config: AssociationConfig, policy: Arc<AcceptorPolicy>) -> Self {
+        let config = if config.validate().is_ok() {
+            config
+        } else {
+            tracing::warn!("invalid association configuration; using the defaults");
+            AssociationConfig::default()
+        };
+        let mut assoc = Self::new(Role::Acceptor, config, Some(policy));
+        assoc.connected = true;
+        // Sta1 + Evt5 is always defined.
+        let _ = assoc.dispatch(now, fsm::Event::TransportConnectIndication, Input::None);
+        assoc
+    }
+
+    fn new(role: Role, config: AssociationConfig, policy: Option<Arc<AcceptorPolicy>>) -> Self {
+        Self {
+            role,
+            state: State::Idle,
+            limits: config.decode_limits(),
+            config,
+            policy,
+            request: None,
+            pending_accept: None,
+            negotiated: None,
+            serial: next_serial(),
+            inbuf: Vec::new(),
+            input_dead: false,
+            outq: VecDeque::new(),
+            events: VecDeque::new(),
+            timers: [None; 3],
+            close_transport: false,
+            connected: false,
+            last_transition: None,
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Getters
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Requestor or acceptor.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// What was negotiated, once established.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_deref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AssociationConfig {
+        &self.config
+    }
+
+    /// True once the association decided to close the transport (AE-4, AR-3, AA-2, AA-3):
+    /// send what `poll_transmit` still gives, then close.
+    pub fn should_close_transport(&self) -> bool {
+        self.close_transport
+    }
+
+    /// True when the association is over (Sta1) and nothing is left to send.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Idle && self.connected && self.outq.is_empty()
+    }
+
+    /// Whether there are bytes to send.
+    pub fn wants_write(&self) -> bool {
+        !self.outq.is_empty()
+    }
+
+    /// Whether the association would take input now: connected, not over, and not
+    /// holding back because events wait to be drained.
+    pub fn wants_read(&self) -> bool {
+        self.connected
+            && !matches!(self.state, State::Idle | State::AwaitingTransportConnect)
+            && self.events.len() < MAX_PENDING_EVENTS
+    }
+
+    /// The last cell of Table 9-10 applied: state, event, action, next state.
+    pub fn last_transition(&self) -> Option<AppliedTransition> {
+        self.last_transition
+    }
+
+    /// The next deadline and which timer it is.
+    pub fn next_timer(&self) -> Option<(Instant, Timer)> {
+        Timer::ALL
+            .into_iter()
+            .filter_map(|t| self.timers[t.index()].map(|d| (d, t)))
+            .min_by_key(|(d, _)| *d)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Outputs
+
+    /// Appends the next PDU to send to `out`, one PDU per call.
+    pub fn poll_transmit(&mut self, _now: Instant, out: &mut Vec<u8>) -> Option<Transmit> {
+        let pdu = self.outq.pop_front()?;
+        let pdu_type = PduType::from_code(pdu[0]).unwrap_or(PduType::Abort);
+        out.extend_from_slice(&pdu);
+        Some(Transmit {
+            pdu_type,
+            len: pdu.len(),
+        })
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called; `None` when no
+    /// timer is armed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_timer().map(|(d, _)| d)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Inputs
+
+    /// The outgoing transport connection opened (Evt2): the A-ASSOCIATE-RQ is queued.
+    pub fn handle_transport_connected(&mut self, now: Instant) -> Result<(), ApiMisuse> {
+        if self.state != State::AwaitingTransportConnect {
+            return Err(ApiMisuse::NotAllowed {
+                primitive: "transport connect confirmation",
+                event: fsm::Event::TransportConnectConfirm,
+                state: self.state,
+            });
+        }
+        self.connected = true;
+        self.dispatch(now, fsm::Event::TransportConnectConfirm, Input::None)
+    }
+
+    /// The transport connection closed (Evt17).
+    pub fn handle_transport_closed(&mut self, now: Instant) {
+        self.inbuf.clear();
+        if fsm::transition(self.state, fsm::Event::TransportClosed).is_some() {
+            let _ = self.dispatch(now, fsm::Event::TransportClosed, Input::None);
+        }
+    }
+
+    /// Fires every timer due at `now`. Calling it early does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for timer in Timer::ALL {
+            let Some(deadline) = self.timers[timer.index()] else {
+                continue;
+            };
+            if deadline > now {
+                continue;
+            }
+            self.timers[timer.index()] = None;
+            match timer {
+                Timer::Artim => {
+                    if fsm::transition(self.state, fsm::Event::ArtimExpired).is_some() {
+                        let _ = self.dispatch(now, fsm::Event::ArtimExpired, Input::None);
+                    }
+                }
+                Timer::AssociateResponse | Timer::ReleaseResponse => {
+                    tracing::warn!(state = %self.state, ?timer, "deadline expired; aborting");
+                    let _ = self.dispatch(
+                        now,
+                        fsm::Event::AbortRequest,
+                        Input::Abort(LocalAbortCause::Timeout(timer)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Bytes from the transport. Returns how many were consumed: fewer than given when
+    /// [`MAX_PENDING_EVENTS`] events wait to be drained (offer the rest again after
+    /// draining). Complete PDUs are processed; a partial one is buffered, within the
+    /// decode limits checked from its header.
+    pub fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, ApiMisuse> {
+        if !self.connected {
+            return Err(ApiMisuse::NoTransport(self.state));
+        }
+        let mut rest = input;
+        while !rest.is_empty() {
+            if self.state == State::Idle || self.input_dead {
+                // The association is over or the stream lost its framing: discard.
+                return Ok(input.len());
+            }
+            if self.events.len() >= MAX_PENDING_EVENTS {
+                break;
+            }
+            if self.inbuf.is_empty() {
+                match pdu::decode(rest, &self.limits) {
+                    Ok(Decoded::Complete { pdu, consumed }) => {
+                        rest = &rest[consumed..];
+                        self.on_pdu(now, pdu);
+                    }
+                    Ok(Decoded::Incomplete { .. }) => {
+                        self.inbuf.extend_from_slice(rest);
+                        rest = &[];
+                    }
+                    Err(e) => {
+                        rest = &[];
+                        self.on_invalid(now, e);
+                    }
+                }
+            } else {
+                rest = self.continue_buffered(now, rest);
+            }
+        }
+        Ok(input.len() - rest.len())
+    }
+
+    /// Adds bytes to the buffered partial PDU; decodes it once whole.
+    fn continue_buffered<'a>(&mut self, now: Instant, rest: &'a [u8]) -> &'a [u8] {
+        let target = match PduHeader::check(&self.inbuf, &self.limits) {
+            Ok(Some(header)) => header.total_len(),
+            Ok(None) => PDU_HEADER_LEN,
+            Err(e) => {
+                self.inbuf.clear();
+                self.on_invalid(now, e);
+                return &[];
+            }
+        };
+        let take = (target - self.inbuf.len()).min(rest.len());
+        self.inbuf.extend_from_slice(&rest[..take]);
+        let rest = &rest[take..];
+        if self.inbuf.len() < target {
+            return rest;
+        }
+        let buffered = std::mem::take(&mut self.inbuf);
+        match pdu::decode(&buffered, &self.limits) {
+            Ok(Decoded::Complete { pdu, .. }) => self.on_pdu(now, pdu),
+            // The header is now whole: keep filling to its length.
+            Ok(Decoded::Incomplete { .. }) => {
+                self.inbuf = buffered;
+                return rest;
+            }
+            Err(e) => self.on_invalid(now, e),
+        }
+        // Keep a small buffer for the next partial PDU; give a large one back.
+        if buffered.capacity() <= KEPT_INPUT_BUFFER {
+            self.inbuf = buffered;
+            self.inbuf.clear();
+        }
+        rest
+    }
+
+    fn on_pdu(&mut self, now: Instant, pdu: Pdu<'_>) {
+        let event = match &pdu {
+            Pdu::AssociateRq(_) => fsm::Event::AssociateRqReceived,
+            Pdu::AssociateAc(_) => fsm::Event::AssociateAcReceived,
+            Pdu::AssociateRj(_) => fsm::Event::AssociateRjReceived,
+            Pdu::PData(_) => fsm::Event::PDataReceived,
+            Pdu::ReleaseRq => fsm::Event::ReleaseRqReceived,
+            Pdu::ReleaseRp => fsm::Event::ReleaseRpReceived,
+            Pdu::Abort(_) => fsm::Event::AbortReceived,
+        };
+        tracing::debug!(state = %self.state, %event, pdu = pdu.pdu_type().name(), "PDU received");
+        let _ = self.dispatch(now, event, Input::Pdu(pdu));
+    }
+
+    fn on_invalid(&mut self, now: Instant, err: DecodeError) {
+        tracing::warn!(state = %self.state, error = %err, "invalid PDU received");
+        self.input_dead = true;
+        let _ = self.dispatch(now, fsm::Event::InvalidPduReceived, Input::Invalid(err));
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Verbs (the local user's primitives)
+
+    /// Accepts an incoming association (Evt7, AE-7): sends the A-ASSOCIATE-AC.
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        mut incoming: IncomingAssociation,
+        options: AcceptOptions,
+    ) -> Result<(), ApiMisuse> {
+        if incoming.serial != self.serial {
+            return Err(ApiMisuse::ForeignToken);
+        }
+        incoming.answered = true;
+        self.dispatch(now, fsm::Event::AssociateAccept, Input::Accept(options))
+    }
+
+    /// Rejects an incoming association (Evt8, AE-8): sends the A-ASSOCIATE-RJ.
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        mut incoming: IncomingAssociation,
+        reason: RejectReason,
+    ) -> Result<(), ApiMisuse> {
+        if incoming.serial != self.serial {
+            return Err(ApiMisuse::ForeignToken);
+        }
+        incoming.answered = true;
+        self.dispatch(now, fsm::Event::AssociateReject, Input::Reject(reason))
+    }
+
+    /// Sends a P-DATA-TF (Evt9: DT-1 in Sta6, AR-7 in Sta8). Every PDV must be on an
+    /// accepted presentation context and the PDU within the peer's maximum length.
+    pub fn send_pdata(&mut self, now: Instant, pdata: &PData<'_>) -> Result<(), ApiMisuse> {
+        self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
+        let negotiated = self.negotiated.as_deref();
+        for pdv in &pdata.pdvs {
+            if negotiated
+                .and_then(|n| n.accepted_context(pdv.context_id))
+                .is_none()
+            {
+                return Err(ApiMisuse::ContextNotAccepted(pdv.context_id));
+            }
+        }
+        let mut encoded = Vec::new();
+        Pdu::PData(pdata.clone())
+            .encode(&mut encoded)
+            .map_err(ApiMisuse::Encode)?;
+        let max = negotiated.map_or(self.config.max_send_pdu_length, |n| n.send_max_pdu_length);
+        let len = encoded.len() - PDU_HEADER_LEN;
+        if len > max as usize {
+            return Err(ApiMisuse::PduTooLarge { len, max });
+        }
+        self.dispatch(now, fsm::Event::PDataRequest, Input::PData(encoded))
+    }
+
+    /// Asks to release (Evt11, AR-1): sends an A-RELEASE-RQ.
+    pub fn release(&mut self, now: Instant) -> Result<(), ApiMisuse> {
+        self.dispatch(now, fsm::Event::ReleaseRequest, Input::None)
+    }
+
+    /// Answers the peer's release request (Evt14: AR-4, or AR-9 in a collision): sends
+    /// the A-RELEASE-RP.
+    pub fn release_response(&mut self, now: Instant) -> Result<(), ApiMisuse> {
+        self.dispatch(now, fsm::Event::ReleaseResponse, Input::None)
+    }
+
+    /// Aborts (Evt15: AA-1, or AA-2 before the transport is connected).
+    pub fn abort(&mut self, now: Instant) -> Result<(), ApiMisuse> {
+        self.dispatch(
+            now,
+            fsm::Event::AbortRequest,
+            Input::Abort(LocalAbortCause::User),
+        )
+    }
+
+    // ----------------------------------------------------------------------------------
+    // The interpreter
+
+    fn check_allowed(
+        &self,
+        event: fsm::Event,
+        primitive: &'static str,
+    ) -> Result<Transition, ApiMisuse> {
+        fsm::transition(self.state, event).ok_or(ApiMisuse::NotAllowed {
+            primitive,
+            event,
+            state: self.state,
+        })
+    }
+
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        event: fsm::Event,
+        input: Input<'_>,
+    ) -> Result<(), ApiMisuse> {
+        let transition = self.check_allowed(event, primitive_name(event))?;
+        let from = self.state;
+        let next = self.apply(now, transition, input);
+        let applied = AppliedTransition {
+            from,
+            event,
+            action: transition.action,
+            to: next,
+        };
+        tracing::trace!(%applied, "transition");
+        self.last_transition = Some(applied);
+        self.enter(next);
+        Ok(())
+    }
+
+    fn enter(&mut self, next: State) {
+        self.state = next;
+        for timer in [Timer::AssociateResponse, Timer::ReleaseResponse] {
+            if !timer.armed_in(next) {
+                self.timers[timer.index()] = None;
+            }
+        }
+        debug_assert!(
+            self.timers[Timer::Artim.index()].is_none() || Timer::Artim.armed_in(next),
+            "ARTIM armed in {next}"
+        );
+        if next == State::Idle {
+            self.timers = [None; 3];
+            self.outq.clear();
+            self.inbuf = Vec::new();
+            if self.connected {
+                self.events.push_back(Event::Closed);
+            }
+        }
+    }
+
+    fn arm(&mut self, now: Instant, timer: Timer) {
+        let after = match timer {
+            Timer::Artim => self.config.artim_timeout,
+            Timer::AssociateResponse => self.config.associate_timeout,
+            Timer::ReleaseResponse => self.config.release_timeout,
+        };
+        self.timers[timer.index()] = Some(now + after);
+    }
+
+    fn queue(&mut self, pdu: &Pdu<'_>) {
+        let mut bytes = Vec::new();
+        match pdu.encode(&mut bytes) {
+            Ok(_) => self.outq.push_back(bytes),
+            // Every PDU we build was checked when its parts were accepted.
+            Err(e) => tracing::error!(error = %e, pdu = pdu.pdu_type().name(), "cannot encode PDU"),
+        }
+    }
+
+    /// An A-ABORT replaces whatever was waiting to be sent.
+    fn queue_abort(&mut self, abort: Abort) {
+        self.outq.clear();
+        self.queue(&Pdu::Abort(abort));
+    }
+
+    fn violation(&self, input: Input<'_>) -> Violation {
+        match input {
+            Input::Invalid(e) => Violation::InvalidPdu(e),
+            Input::Pdu(p) => Violation::UnexpectedPdu {
+                pdu: p.pdu_type(),
+                state: self.state,
+            },
+            _ => Violation::UnexpectedPdu {
+                pdu: PduType::Abort,
+                state: self.state,
+            },
+        }
+    }
+
+    /// Applies one action and returns the next state.
+    fn apply(&mut self, now: Instant, t: Transition, input: Input<'_>) -> State {
+        let fixed = match t.next {
+            Next::To(s) => s,
+            Next::Sta3OrSta13 | Next::Sta9OrSta10 => self.state,
+        };
+        match t.action {
+            Action::AE1 => {}
+            Action::AE2 => {
+                if let Some(rq) = self.request.clone() {
+                    self.queue(&Pdu::AssociateRq(rq));
+                }
+                self.arm(now, Timer::AssociateResponse);
+            }
+            Action::AE3 => {
+                if let (Input::Pdu(Pdu::AssociateAc(ac)), Some(rq)) = (input, &self.request) {
+                    let negotiated = negotiate_as_requestor(rq, &ac, &self.config);
+                    if negotiated.accepted().next().is_none() {
+                        tracing::warn!(
+                            rejected = %negotiated.rejected_summary(),
+                            "association established without any accepted presentation context"
+                        );
+                    }
+                    self.negotiated = Some(Box::new(negotiated.clone()));
+                    self.events
+                        .push_back(Event::Established(Box::new(negotiated)));
+                }
+            }
+            Action::AE4 => {
+                if let Input::Pdu(Pdu::AssociateRj(rj)) = input {
+                    self.events
+                        .push_back(Event::Rejected(Rejected { rj, by_peer: true }));
+                }
+                self.close_transport = true;
+            }
+            Action::AE5 => self.arm(now, Timer::Artim),
+            Action::AE6 => {
+                self.timers[Timer::Artim.index()] = None;
+                let Input::Pdu(Pdu::AssociateRq(rq)) = input else {
+                    return State::AwaitingTransportClose;
+                };
+                let policy = self.policy.clone().unwrap_or_default();
+                return match provider_check(&rq, &policy) {
+                    Err(reason) => {
+                        tracing::info!(calling = %rq.calling_ae_title, called = %rq.called_ae_title, %reason, "association rejected");
+                        self.queue(&Pdu::AssociateRj(reason.to_pdu()));
+                        self.events.push_back(Event::Rejected(Rejected {
+                            rj: reason.to_pdu(),
+                            by_peer: false,
+                        }));
+                        self.arm(now, Timer::Artim);
+                        State::AwaitingTransportClose
+                    }
+                    Ok(()) => {
+                        let (ac, negotiated) = negotiate_as_acceptor(&rq, &policy, &self.config);
+                        let proposal = Box::new(negotiated.clone());
+                        self.pending_accept = Some((Box::new(ac), Box::new(negotiated)));
+                        self.events
+                            .push_back(Event::AssociationRequested(IncomingAssociation {
+                                serial: self.serial,
+                                request: rq.clone(),
+                                proposal,
+                                answered: false,
+                            }));
+                        self.request = Some(rq);
+                        State::AwaitingLocalAssociateResponse
+                    }
+                };
+            }
+            Action::AE7 => {
+                let options = match input {
+                    Input::Accept(o) => o,
+                    _ => AcceptOptions::default(),
+                };
+                if let (Some((mut ac, mut negotiated)), Some(rq)) =
+                    (self.pending_accept.take(), self.request.as_deref())
+                {
+                    apply_accept_options(&mut ac, &mut negotiated, rq, options);
+                    self.queue(&Pdu::AssociateAc(ac));
+                    self.negotiated = Some(negotiated.clone());
+                    self.events.push_back(Event::Established(negotiated));
+                }
+            }
+            Action::AE8 => {
+                let reason = match input {
+                    Input::Reject(r) => r,
+                    _ => RejectReason::NoReasonGiven,
+                };
+                self.pending_accept = None;
+                self.queue(&Pdu::AssociateRj(reason.to_pdu()));
+                self.events.push_back(Event::Rejected(Rejected {
+                    rj: reason.to_pdu(),
+                    by_peer: false,
+                }));
+                self.arm(now, Timer::Artim);
+            }
+            Action::DT1 | Action::AR7 => {
+                if let Input::PData(bytes) = input {
+                    self.outq.push_back(bytes);
+                }
+            }
+            Action::DT2 | Action::AR6 => {
+                if let Input::Pdu(Pdu::PData(p)) = input {
+                    self.events.push_back(Event::PData(PDataIndication {
+                        pdvs: p
+                            .pdvs
+                            .iter()
+                            .map(|pdv| OwnedPdv {
+                                context_id: pdv.context_id,
+                                header: pdv.header,
+                                data: pdv.data.to_vec(),
+                            })
+                            .collect(),
+                    }));
+                }
+            }
+            Action::AR1 => {
+                self.queue(&Pdu::ReleaseRq);
+                self.arm(now, Timer::ReleaseResponse);
+            }
+            Action::AR2 => self
+                .events
+                .push_back(Event::ReleaseRequested { collision: false }),
+            Action::AR3 => {
+                self.events.push_back(Event::Released);
+                self.close_transport = true;
+            }
+            Action::AR4 => {
+                self.queue(&Pdu::ReleaseRp);
+                self.arm(now, Timer::Artim);
+            }
+            Action::AR5 => self.timers[Timer::Artim.index()] = None,
+            Action::AR8 => {
+                self.events
+                    .push_back(Event::ReleaseRequested { collision: true });
+                return match self.role {
+                    Role::Requestor => State::CollisionRequestorAwaitingLocalResponse,
+                    Role::Acceptor => State::CollisionAcceptorAwaitingReleaseRp,
+                };
+            }
+            Action::AR9 => self.queue(&Pdu::ReleaseRp),
+            Action::AR10 => self.events.push_back(Event::Released),
+            Action::AA1 => {
+                self.queue_abort(Abort::USER);
+                self.arm(now, Timer::Artim);
+                match input {
+                    Input::Abort(LocalAbortCause::User) => {}
+                    Input::Abort(LocalAbortCause::Timeout(timer)) => {
+                        self.events
+                            .push_back(Event::Aborted(Aborted::Timeout(timer)));
+                    }
+                    other => {
+                        let violation = self.violation(other);
+                        tracing::warn!(%violation, "aborting");
+                        self.events
+                            .push_back(Event::Aborted(Aborted::ProtocolViolation {
+                                sent: Abort::USER,
+                                violation,
+                            }));
+                    }
+                }
+            }
+            Action::AA2 => {
+                self.timers[Timer::Artim.index()] = None;
+                self.close_transport = true;
+                if self.state == State::AwaitingAssociateRq {
+                    match input {
+                        Input::Pdu(Pdu::Abort(a)) => {
+                            self.events.push_back(Event::Aborted(Aborted::ByPeer(a)))
+                        }
+                        Input::None => self
+                            .events
+                            .push_back(Event::Aborted(Aborted::Timeout(Timer::Artim))),
+                        _ => {}
+                    }
+                }
+            }
+            Action::AA3 => {
+                if let Input::Pdu(Pdu::Abort(a)) = input {
+                    tracing::info!(abort = %a, "aborted by the peer");
+                    self.events.push_back(Event::Aborted(Aborted::ByPeer(a)));
+                }
+                self.close_transport = true;
+            }
+            Action::AA4 => self
+                .events
+                .push_back(Event::Aborted(Aborted::TransportClosed)),
+            Action::AA5 => self.timers[Timer::Artim.index()] = None,
+            Action::AA6 => {}
+            Action::AA7 => {
+                let reason = match &input {
+                    Input::Invalid(e) => AbortReason::from(e),
+                    _ => AbortReason::UnexpectedPdu,
+                };
+                self.queue_abort(Abort::provider(reason));
+            }
+            Action::AA8 => {
+                let reason = match &input {
+                    Input::Invalid(e) => AbortReason::from(e),
+                    _ => AbortReason::UnexpectedPdu,
+                };
+                let sent = Abort::provider(reason);
+                let violation = self.violation(input);
+                tracing::warn!(state = %self.state, %violation, "aborting");
+                self.queue_abort(sent);
+                self.events
+                    .push_back(Event::Aborted(Aborted::ProtocolViolation {
+                        sent,
+                        violation,
+                    }));
+                self.arm(now, Timer::Artim);
+            }
+        }
+        fixed
+    }
+}
+
+fn primitive_name(event: fsm::Event) -> &'static str {
+    use fsm::Event as E;
+    match event {
+        E::AssociateRequest => "A-ASSOCIATE request",
+        E::TransportConnectConfirm => "transport connect confirmation",
+        E::AssociateAcReceived => "A-ASSOCIATE-AC PDU",
+        E::AssociateRjReceived => "A-ASSOCIATE-RJ PDU",
+        E::TransportConnectIndication => "transport connect indication",
+        E::AssociateRqReceived => "A-ASSOCIATE-RQ PDU",
+        E::AssociateAccept => "A-ASSOCIATE response (accept)",
+        E::AssociateReject => "A-ASSOCIATE response (reject)",
+        E::PDataRequest => "P-DATA request",
+        E::PDataReceived => "P-DATA-TF PDU",
+        E::ReleaseRequest => "A-RELEASE request",
+        E::ReleaseRqReceived => "A-RELEASE-RQ PDU",
+        E::ReleaseRpReceived => "A-RELEASE-RP PDU",
+        E::ReleaseResponse => "A-RELEASE response",
+        E::AbortRequest => "A-ABORT request",
+        E::AbortReceived => "A-ABORT PDU",
+        E::TransportClosed => "transport closed",
+        E::ArtimExpired => "ARTIM expired",
+        E::InvalidPduReceived => "invalid PDU",
+    }
+}

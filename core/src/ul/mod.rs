@@ -1,0 +1,21 @@
+//! The upper-layer state machine of PS3.8 9.2 and association negotiation.
+//!
+//! [`Association`] drives one association in either role. Table 9-10 lives as data in
+//! [`fsm`]; `Association` is its only interpreter. Negotiation (presentation contexts,
+//! roles, extended negotiation, user identity, asynchronous operations window, maximum
+//! PDU length) is in [`AssociationRequest`] for a requestor and [`AcceptorPolicy`] for an
+//! acceptor, with the result in [`Negotiated`].
+
+mod association;
+pub mod fsm;
+mod negotiation;
+
+pub use association::{
+    Aborted, ApiMisuse, AppliedTransition, Association, Event, IncomingAssociation,
+    MAX_PENDING_EVENTS, OwnedPdv, PDataIndication, Rejected, Timer, Transmit, Violation,
+};
+pub use negotiation::{
+    AcceptOptions, AcceptorPolicy, AssociationConfig, AssociationRequest, ConfigError,
+    IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, MAX_PRESENTATION_CONTEXTS, Negotiated,
+    NegotiatedContext, ProposedContext, RejectReason, Role, RolePolicy, SupportedSyntax,
+};
