@@ -32,5 +32,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(fuzzing, allow(missing_docs))]
 
+pub mod dimse;
 pub mod pdu;
+pub mod service;
 pub mod ul;

@@ -5,4 +5,5 @@
 //! the pair harness, replay and interop suites. This library holds the fixtures loaders.
 
 pub mod capture;
+pub mod pair;
 pub mod spec;

@@ -13,6 +13,13 @@ use super::negotiation::{
     RejectReason, Role, apply_accept_options, negotiate_as_acceptor, negotiate_as_requestor,
     provider_check,
 };
+use bytes::Bytes;
+
+use crate::dimse::Operations;
+use crate::dimse::{
+    self, Assembled, DimseMisuse, DimseViolation, IncomingMessage, Message, MessageId,
+    OutgoingMessage, Outstanding, Reassembler,
+};
 use crate::pdu::{
     self, Abort, AbortReason, AssociateAc, AssociateRj, AssociateRq, DecodeError, DecodeLimits,
     Decoded, MessageControlHeader, PDU_HEADER_LEN, PData, Pdu, PduHeader, PduType,
@@ -125,6 +132,9 @@ pub enum ApiMisuse {
     /// A P-DATA-TF that cannot be encoded (no PDV, or over 4 GiB).
     #[error("P-DATA-TF cannot be encoded: {0}")]
     Encode(pdu::EncodeError),
+    /// A DIMSE message that cannot be sent now.
+    #[error(transparent)]
+    Dimse(#[from] DimseMisuse),
 }
 
 /// A request waiting for the local user's answer (the A-ASSOCIATE indication, Sta3).
@@ -236,6 +246,9 @@ pub enum Aborted {
     TransportClosed,
     /// A deadline expired; we aborted (or, for ARTIM in Sta2, closed).
     Timeout(Timer),
+    /// The peer broke the DIMSE rules (PS3.7); we sent an A-ABORT (AA-1, as the DIMSE
+    /// layer is the upper layer's service-user).
+    Dimse(DimseViolation),
 }
 
 impl fmt::Display for Aborted {
@@ -253,6 +266,7 @@ impl fmt::Display for Aborted {
             Self::Timeout(Timer::ReleaseResponse) => {
                 f.write_str("no A-RELEASE-RP in time; aborted")
             }
+            Self::Dimse(v) => write!(f, "aborted: {v}"),
         }
     }
 }
@@ -298,8 +312,25 @@ pub enum Event {
     Released,
     /// The association ended abnormally.
     Aborted(Aborted),
-    /// A P-DATA indication.
+    /// A P-DATA indication, in raw mode ([`dimse::DimseConfig::raw_pdata`]).
     PData(PDataIndication),
+    /// A DIMSE message: a request to perform, a response to one of ours, or a C-CANCEL
+    /// of an operation we perform.
+    Message(Box<IncomingMessage>),
+    /// Streaming mode ([`dimse::DimseConfig::stream_store_data`]): a C-STORE-RQ whose data
+    /// set follows as [`Event::StoreFragment`]s.
+    StoreStarted(Box<IncomingMessage>),
+    /// Streaming mode: one fragment of a C-STORE data set, in order.
+    StoreFragment {
+        /// The presentation context.
+        context_id: PresentationContextId,
+        /// The C-STORE-RQ's message ID.
+        message_id: MessageId,
+        /// The fragment.
+        data: Bytes,
+        /// Whether it is the last.
+        last: bool,
+    },
     /// The association is over and the transport is (or must be) closed: Sta1. The last
     /// event; after it the association can be dropped.
     Closed,
@@ -320,6 +351,16 @@ pub struct Transmit {
 enum LocalAbortCause {
     User,
     Timeout(Timer),
+    Dimse,
+}
+
+/// What waits in the outgoing queue.
+#[derive(Debug)]
+enum Outgoing {
+    /// A whole encoded PDU.
+    Pdu(Vec<u8>),
+    /// A DIMSE message, fragmented as it is transmitted.
+    Message(OutgoingMessage),
 }
 
 /// The data that comes with a state-machine event.
@@ -329,7 +370,7 @@ enum Input<'a> {
     Invalid(DecodeError),
     Accept(AcceptOptions),
     Reject(RejectReason),
-    PData(Vec<u8>),
+    Send(Outgoing),
     Abort(LocalAbortCause),
 }
 
@@ -430,8 +471,12 @@ pub struct Association {
     inbuf: Vec<u8>,
     /// After an invalid PDU the byte stream has no framing left: input is discarded.
     input_dead: bool,
-    outq: VecDeque<Vec<u8>>,
+    outq: VecDeque<Outgoing>,
     events: VecDeque<Event>,
+    reassembler: Reassembler,
+    ops: Operations,
+    /// Set while processing a P-DATA-TF that broke the DIMSE rules; acted on after it.
+    dimse_violation: Option<DimseViolation>,
     timers: [Option<Instant>; 3],
     close_transport: bool,
     connected: bool,
@@ -506,6 +551,9 @@ impl Association {
             input_dead: false,
             outq: VecDeque::new(),
             events: VecDeque::new(),
+            reassembler: Reassembler::new(),
+            ops: Operations::default(),
+            dimse_violation: None,
             timers: [None; 3],
             close_transport: false,
             connected: false,
@@ -544,7 +592,18 @@ impl Association {
 
     /// True when the association is over (Sta1) and nothing is left to send.
     pub fn is_closed(&self) -> bool {
-        self.state == State::Idle && self.connected && self.outq.is_empty()
+        self.state == State::Idle && self.outq.is_empty()
+    }
+
+    /// Bytes of a partial incoming PDU held in the input buffer (at most one PDU, bounded
+    /// by the decode limits).
+    pub fn buffered_input(&self) -> usize {
+        self.inbuf.len()
+    }
+
+    /// How many PDUs and DIMSE messages wait to be sent.
+    pub fn queued_messages(&self) -> usize {
+        self.outq.len()
     }
 
     /// Whether there are bytes to send.
@@ -578,13 +637,33 @@ impl Association {
 
     /// Appends the next PDU to send to `out`, one PDU per call.
     pub fn poll_transmit(&mut self, _now: Instant, out: &mut Vec<u8>) -> Option<Transmit> {
-        let pdu = self.outq.pop_front()?;
-        let pdu_type = PduType::from_code(pdu[0]).unwrap_or(PduType::Abort);
-        out.extend_from_slice(&pdu);
-        Some(Transmit {
-            pdu_type,
-            len: pdu.len(),
-        })
+        match self.outq.front_mut()? {
+            Outgoing::Pdu(_) => {
+                let Some(Outgoing::Pdu(pdu)) = self.outq.pop_front() else {
+                    return None;
+                };
+                let pdu_type = PduType::from_code(pdu[0]).unwrap_or(PduType::Abort);
+                out.extend_from_slice(&pdu);
+                Some(Transmit {
+                    pdu_type,
+                    len: pdu.len(),
+                })
+            }
+            Outgoing::Message(message) => {
+                let max = self
+                    .negotiated
+                    .as_deref()
+                    .map_or(self.config.max_send_pdu_length, |n| n.send_max_pdu_length);
+                let len = message.write_pdu(out, max);
+                if message.is_done() {
+                    self.outq.pop_front();
+                }
+                Some(Transmit {
+                    pdu_type: PduType::PData,
+                    len,
+                })
+            }
+        }
     }
 
     /// The next event.
@@ -736,6 +815,13 @@ impl Association {
         };
         tracing::debug!(state = %self.state, %event, pdu = pdu.pdu_type().name(), "PDU received");
         let _ = self.dispatch(now, event, Input::Pdu(pdu));
+        if self.dimse_violation.is_some() {
+            let _ = self.dispatch(
+                now,
+                fsm::Event::AbortRequest,
+                Input::Abort(LocalAbortCause::Dimse),
+            );
+        }
     }
 
     fn on_invalid(&mut self, now: Instant, err: DecodeError) {
@@ -754,6 +840,7 @@ impl Association {
         mut incoming: IncomingAssociation,
         options: AcceptOptions,
     ) -> Result<(), ApiMisuse> {
+        self.check_allowed(fsm::Event::AssociateAccept, "A-ASSOCIATE response (accept)")?;
         if incoming.serial != self.serial {
             return Err(ApiMisuse::ForeignToken);
         }
@@ -768,6 +855,7 @@ impl Association {
         mut incoming: IncomingAssociation,
         reason: RejectReason,
     ) -> Result<(), ApiMisuse> {
+        self.check_allowed(fsm::Event::AssociateReject, "A-ASSOCIATE response (reject)")?;
         if incoming.serial != self.serial {
             return Err(ApiMisuse::ForeignToken);
         }
@@ -797,7 +885,11 @@ impl Association {
         if len > max as usize {
             return Err(ApiMisuse::PduTooLarge { len, max });
         }
-        self.dispatch(now, fsm::Event::PDataRequest, Input::PData(encoded))
+        self.dispatch(
+            now,
+            fsm::Event::PDataRequest,
+            Input::Send(Outgoing::Pdu(encoded)),
+        )
     }
 
     /// Asks to release (Evt11, AR-1): sends an A-RELEASE-RQ.
@@ -818,6 +910,268 @@ impl Association {
             fsm::Event::AbortRequest,
             Input::Abort(LocalAbortCause::User),
         )
+    }
+
+    /// Sends a DIMSE request (C-ECHO, C-STORE, C-FIND, C-GET or C-MOVE) on an accepted
+    /// context where we may act as SCU, with its data set if the message has one. The
+    /// message ID is allocated here (whatever the message held) and returned.
+    ///
+    /// The message is fragmented lazily, one P-DATA-TF per `poll_transmit`, each no larger
+    /// than the peer accepts; `data` is shared, not copied, until it is written out.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        context_id: PresentationContextId,
+        mut message: Message,
+        data: Option<Bytes>,
+    ) -> Result<MessageId, ApiMisuse> {
+        self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
+        if !message.is_request() {
+            return Err(DimseMisuse::WrongKind(message.name()).into());
+        }
+        let negotiated = self
+            .negotiated
+            .as_deref()
+            .ok_or(ApiMisuse::ContextNotAccepted(context_id))?;
+        let usable = negotiated
+            .accepted_context(context_id)
+            .is_some_and(|c| negotiated.local_is_scu(c));
+        if !usable {
+            return Err(DimseMisuse::ContextNotUsable {
+                context_id,
+                message: message.name(),
+            }
+            .into());
+        }
+        let needs_data = !matches!(message, Message::CEchoRq(_));
+        if needs_data != data.is_some() {
+            return Err(DimseMisuse::DataSet {
+                message: message.name(),
+                expected: needs_data,
+            }
+            .into());
+        }
+        let window = negotiated.max_invoked_by_us();
+        if !dimse::fits(self.ops.invoked_count(), window) {
+            return Err(DimseMisuse::WindowFull(window).into());
+        }
+        let id = self.ops.next_id();
+        message.set_message_id(id);
+        let command = encode_command(&message, data.is_some())?;
+        self.ops.invoke(
+            id,
+            Outstanding {
+                context_id,
+                command: message.command_field(),
+            },
+        );
+        tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
+        self.dispatch(
+            now,
+            fsm::Event::PDataRequest,
+            Input::Send(Outgoing::Message(OutgoingMessage::new(
+                context_id, command, data,
+            ))),
+        )?;
+        Ok(id)
+    }
+
+    /// Sends a DIMSE response to a request we are performing, on the request's context.
+    /// A final (non-pending) status ends the operation.
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        context_id: PresentationContextId,
+        message: Message,
+        data: Option<Bytes>,
+    ) -> Result<(), ApiMisuse> {
+        self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
+        let (Some(id), Some(status)) = (message.responded_to(), message.status()) else {
+            return Err(DimseMisuse::WrongKind(message.name()).into());
+        };
+        let op = self
+            .ops
+            .performing(id)
+            .ok_or(DimseMisuse::UnknownOperation(id))?;
+        if op.context_id != context_id {
+            return Err(DimseMisuse::WrongContext {
+                message_id: id,
+                expected: op.context_id,
+                found: context_id,
+            }
+            .into());
+        }
+        if response_for(op.command) != Some(message.command_field()) {
+            return Err(DimseMisuse::WrongKind(message.name()).into());
+        }
+        if data.is_some() && matches!(message, Message::CEchoRsp(_) | Message::CStoreRsp(_)) {
+            return Err(DimseMisuse::DataSet {
+                message: message.name(),
+                expected: false,
+            }
+            .into());
+        }
+        let command = encode_command(&message, data.is_some())?;
+        tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
+        self.dispatch(
+            now,
+            fsm::Event::PDataRequest,
+            Input::Send(Outgoing::Message(OutgoingMessage::new(
+                context_id, command, data,
+            ))),
+        )?;
+        if !status.is_pending() {
+            self.ops.complete_performing(id);
+        }
+        Ok(())
+    }
+
+    /// Asks the peer to cancel a C-FIND, C-GET or C-MOVE we invoked (C-CANCEL-RQ). The
+    /// operation stays outstanding until its final response (normally 0xFE00) arrives.
+    pub fn send_cancel(&mut self, now: Instant, message_id: MessageId) -> Result<(), ApiMisuse> {
+        self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
+        let op = self
+            .ops
+            .invoked(message_id)
+            .ok_or(DimseMisuse::UnknownOperation(message_id))?;
+        let message = Message::CCancelRq(dimse::CCancelRq {
+            message_id_being_responded_to: message_id,
+        });
+        let command = encode_command(&message, false)?;
+        tracing::debug!(%message, pc = op.context_id.get(), "DIMSE message queued");
+        self.dispatch(
+            now,
+            fsm::Event::PDataRequest,
+            Input::Send(Outgoing::Message(OutgoingMessage::new(
+                op.context_id,
+                command,
+                None,
+            ))),
+        )
+    }
+
+    /// How many requests we invoked are waiting for their final response.
+    pub fn outstanding_requests(&self) -> usize {
+        self.ops.invoked_count()
+    }
+
+    /// How many peer requests we perform and have not answered finally.
+    pub fn operations_in_progress(&self) -> usize {
+        self.ops.performing_count()
+    }
+
+    /// A P-DATA-TF in Sta6 or Sta7: raw PDVs to the user, or DIMSE reassembly.
+    fn on_pdata(&mut self, p: &PData<'_>) {
+        if self.config.dimse.raw_pdata {
+            self.events.push_back(Event::PData(PDataIndication {
+                pdvs: p
+                    .pdvs
+                    .iter()
+                    .map(|pdv| OwnedPdv {
+                        context_id: pdv.context_id,
+                        header: pdv.header,
+                        data: pdv.data.to_vec(),
+                    })
+                    .collect(),
+            }));
+            return;
+        }
+        for pdv in &p.pdvs {
+            let Some(transfer_syntax) = self
+                .negotiated
+                .as_deref()
+                .and_then(|n| n.accepted_context(pdv.context_id))
+                .and_then(|c| c.transfer_syntax.clone())
+            else {
+                self.dimse_violation = Some(DimseViolation::ContextNotAccepted(pdv.context_id));
+                return;
+            };
+            match self
+                .reassembler
+                .receive(pdv, &transfer_syntax, &self.config.dimse)
+            {
+                Err(v) => {
+                    self.dimse_violation = Some(v);
+                    return;
+                }
+                Ok(Assembled::Nothing) => {}
+                Ok(Assembled::Message(m)) => self.on_message(m, false),
+                Ok(Assembled::StoreStarted(m)) => self.on_message(m, true),
+                Ok(Assembled::StoreFragment {
+                    context_id,
+                    message_id,
+                    data,
+                    last,
+                }) => self.events.push_back(Event::StoreFragment {
+                    context_id,
+                    message_id,
+                    data,
+                    last,
+                }),
+            }
+        }
+    }
+
+    /// Tracks a whole incoming message against the outstanding operations.
+    fn on_message(&mut self, m: IncomingMessage, streamed: bool) {
+        tracing::debug!(message = %m.message, pc = m.context_id.get(), "DIMSE message received");
+        if let Some(id) = m.message.message_id() {
+            let limit = self
+                .negotiated
+                .as_deref()
+                .map_or(1, |n| n.max_invoked_by_peer());
+            if !dimse::fits(self.ops.performing_count(), limit) {
+                self.dimse_violation = Some(DimseViolation::WindowExceeded {
+                    outstanding: self.ops.performing_count() + 1,
+                    limit,
+                });
+                return;
+            }
+            let op = Outstanding {
+                context_id: m.context_id,
+                command: m.message.command_field(),
+            };
+            if !self.ops.perform(id, op) {
+                // PS3.7 C.5.9: a request reusing an outstanding message ID.
+                tracing::warn!(id, "duplicate invocation; answering 0x0210");
+                if let Some(rsp) = m.message.response_with(dimse::Status::DUPLICATE_INVOCATION) {
+                    if let Ok(command) = encode_command(&rsp, false) {
+                        self.outq.push_back(Outgoing::Message(OutgoingMessage::new(
+                            m.context_id,
+                            command,
+                            None,
+                        )));
+                    }
+                }
+                return;
+            }
+        } else if let Message::CCancelRq(c) = &m.message {
+            if self
+                .ops
+                .performing(c.message_id_being_responded_to)
+                .is_none()
+            {
+                tracing::debug!(
+                    id = c.message_id_being_responded_to,
+                    "C-CANCEL-RQ for an operation we do not perform; ignored"
+                );
+                return;
+            }
+        } else if let (Some(id), Some(status)) = (m.message.responded_to(), m.message.status()) {
+            if self.ops.invoked(id).is_none() {
+                tracing::warn!(id, message = %m.message, "response to no outstanding request; ignored");
+                return;
+            }
+            if !status.is_pending() {
+                self.ops.complete_invoked(id);
+            }
+        }
+        let event = if streamed {
+            Event::StoreStarted(Box::new(m))
+        } else {
+            Event::Message(Box::new(m))
+        };
+        self.events.push_back(event);
     }
 
     // ----------------------------------------------------------------------------------
@@ -857,6 +1211,7 @@ impl Association {
     }
 
     fn enter(&mut self, next: State) {
+        let from = self.state;
         self.state = next;
         for timer in [Timer::AssociateResponse, Timer::ReleaseResponse] {
             if !timer.armed_in(next) {
@@ -871,7 +1226,7 @@ impl Association {
             self.timers = [None; 3];
             self.outq.clear();
             self.inbuf = Vec::new();
-            if self.connected {
+            if from != State::Idle {
                 self.events.push_back(Event::Closed);
             }
         }
@@ -889,7 +1244,7 @@ impl Association {
     fn queue(&mut self, pdu: &Pdu<'_>) {
         let mut bytes = Vec::new();
         match pdu.encode(&mut bytes) {
-            Ok(_) => self.outq.push_back(bytes),
+            Ok(_) => self.outq.push_back(Outgoing::Pdu(bytes)),
             // Every PDU we build was checked when its parts were accepted.
             Err(e) => tracing::error!(error = %e, pdu = pdu.pdu_type().name(), "cannot encode PDU"),
         }
@@ -1012,23 +1367,13 @@ impl Association {
                 self.arm(now, Timer::Artim);
             }
             Action::DT1 | Action::AR7 => {
-                if let Input::PData(bytes) = input {
-                    self.outq.push_back(bytes);
+                if let Input::Send(outgoing) = input {
+                    self.outq.push_back(outgoing);
                 }
             }
             Action::DT2 | Action::AR6 => {
                 if let Input::Pdu(Pdu::PData(p)) = input {
-                    self.events.push_back(Event::PData(PDataIndication {
-                        pdvs: p
-                            .pdvs
-                            .iter()
-                            .map(|pdv| OwnedPdv {
-                                context_id: pdv.context_id,
-                                header: pdv.header,
-                                data: pdv.data.to_vec(),
-                            })
-                            .collect(),
-                    }));
+                    self.on_pdata(&p);
                 }
             }
             Action::AR1 => {
@@ -1065,6 +1410,12 @@ impl Association {
                     Input::Abort(LocalAbortCause::Timeout(timer)) => {
                         self.events
                             .push_back(Event::Aborted(Aborted::Timeout(timer)));
+                    }
+                    Input::Abort(LocalAbortCause::Dimse) => {
+                        if let Some(v) = self.dimse_violation.take() {
+                            tracing::warn!(violation = %v, "DIMSE violation; aborting");
+                            self.events.push_back(Event::Aborted(Aborted::Dimse(v)));
+                        }
                     }
                     other => {
                         let violation = self.violation(other);
@@ -1155,4 +1506,23 @@ fn primitive_name(event: fsm::Event) -> &'static str {
         E::ArtimExpired => "ARTIM expired",
         E::InvalidPduReceived => "invalid PDU",
     }
+}
+
+fn encode_command(message: &Message, has_data_set: bool) -> Result<Vec<u8>, DimseMisuse> {
+    let mut command = Vec::new();
+    message.to_command(has_data_set).encode(&mut command)?;
+    Ok(command)
+}
+
+/// The response command field that answers a request's.
+fn response_for(request: dimse::CommandField) -> Option<dimse::CommandField> {
+    use crate::dimse::CommandField as F;
+    Some(match request {
+        F::CEchoRq => F::CEchoRsp,
+        F::CStoreRq => F::CStoreRsp,
+        F::CFindRq => F::CFindRsp,
+        F::CGetRq => F::CGetRsp,
+        F::CMoveRq => F::CMoveRsp,
+        _ => return None,
+    })
 }

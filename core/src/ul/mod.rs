@@ -8,6 +8,7 @@
 
 mod association;
 pub mod fsm;
+pub use fsm::State;
 mod negotiation;
 
 pub use association::{

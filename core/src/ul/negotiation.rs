@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::dimse::DimseConfig;
+
 use crate::pdu::{
     AeTitle, AssociateAc, AssociateRj, AssociateRq, AsyncOperationsWindow,
     DEFAULT_MAX_ASSOCIATE_LENGTH, DEFAULT_MAX_PDU_LENGTH, DICOM_APPLICATION_CONTEXT, DecodeLimits,
@@ -48,6 +50,8 @@ pub struct AssociationConfig {
     pub implementation_class_uid: Uid,
     /// Our implementation version name (item 0x55), 1 to 16 characters.
     pub implementation_version_name: Option<String>,
+    /// Limits and modes of the DIMSE layer.
+    pub dimse: DimseConfig,
 }
 
 impl Default for AssociationConfig {
@@ -61,6 +65,7 @@ impl Default for AssociationConfig {
             release_timeout: Duration::from_secs(30),
             implementation_class_uid: IMPLEMENTATION_CLASS_UID,
             implementation_version_name: Some(IMPLEMENTATION_VERSION_NAME.to_owned()),
+            dimse: DimseConfig::default(),
         }
     }
 }
@@ -91,11 +96,17 @@ impl AssociationConfig {
     }
 
     /// The P-DATA-TF length we may send to a peer that announced `peer_max` (0 = no limit).
+    ///
+    /// A peer announcing less than a PDV header and one byte cannot receive anything; we
+    /// treat that as the smallest workable length rather than fail.
     pub fn send_limit(&self, peer_max: u32) -> u32 {
         if peer_max == 0 {
             self.max_send_pdu_length
         } else {
-            peer_max.min(self.max_send_pdu_length)
+            peer_max.clamp(
+                MIN_MAX_PDU_LENGTH,
+                self.max_send_pdu_length.max(MIN_MAX_PDU_LENGTH),
+            )
         }
     }
 }
@@ -402,6 +413,23 @@ impl Negotiated {
         match self.role {
             Role::Requestor => ctx.requestor_scp,
             Role::Acceptor => ctx.requestor_scu,
+        }
+    }
+
+    /// How many operations we may have outstanding as invoker (0 = no limit), from the
+    /// window: the acceptor's reply is the requestor's invoked / performed (PS3.7 D.3.3.3).
+    pub fn max_invoked_by_us(&self) -> u16 {
+        match self.role {
+            Role::Requestor => self.async_operations_window.max_operations_invoked,
+            Role::Acceptor => self.async_operations_window.max_operations_performed,
+        }
+    }
+
+    /// How many operations the peer may have outstanding as invoker (0 = no limit).
+    pub fn max_invoked_by_peer(&self) -> u16 {
+        match self.role {
+            Role::Requestor => self.async_operations_window.max_operations_performed,
+            Role::Acceptor => self.async_operations_window.max_operations_invoked,
         }
     }
 

@@ -1,0 +1,320 @@
+//! Incoming: PDV fragments reassembled into DIMSE messages, with bounded memory.
+//! Outgoing: messages fragmented into P-DATA-TF PDUs no larger than the peer accepts.
+
+use bytes::{Bytes, BytesMut};
+
+use super::command::CommandSet;
+use super::message::{Message, MessageId};
+use super::{DataSet, DimseConfig, DimseViolation, IncomingMessage};
+use crate::pdu::{self, MessageControlHeader, PDV_HEADER_LEN, Pdv, PresentationContextId, Uid};
+
+/// What reassembly produced from one PDV.
+#[derive(Debug)]
+pub(crate) enum Assembled {
+    /// Nothing complete yet.
+    Nothing,
+    /// A whole message (and its data set, if it has one).
+    Message(IncomingMessage),
+    /// Streaming mode: a C-STORE-RQ command; its data set follows as fragments.
+    StoreStarted(IncomingMessage),
+    /// Streaming mode: a fragment of the data set of the C-STORE-RQ `message_id`.
+    StoreFragment {
+        /// The context.
+        context_id: PresentationContextId,
+        /// The C-STORE-RQ's message ID.
+        message_id: MessageId,
+        /// The fragment.
+        data: Bytes,
+        /// The last fragment.
+        last: bool,
+    },
+}
+
+#[derive(Debug)]
+enum Rx {
+    Idle,
+    Command {
+        context_id: PresentationContextId,
+        buf: Vec<u8>,
+    },
+    Data {
+        context_id: PresentationContextId,
+        message: Box<Message>,
+        transfer_syntax: Uid,
+        sink: DataSink,
+    },
+}
+
+#[derive(Debug)]
+enum DataSink {
+    Buffered { buf: BytesMut, limit: usize },
+    Streamed { message_id: MessageId },
+}
+
+/// The incoming half: one message at a time, as PS3.7 9.3.1 requires (a command set then
+/// its data set, all on one presentation context).
+#[derive(Debug)]
+pub(crate) struct Reassembler {
+    rx: Rx,
+}
+
+impl Reassembler {
+    pub(crate) fn new() -> Self {
+        Self { rx: Rx::Idle }
+    }
+
+    /// Takes one PDV whose context was accepted with `transfer_syntax`.
+    pub(crate) fn receive(
+        &mut self,
+        pdv: &Pdv<'_>,
+        transfer_syntax: &Uid,
+        config: &DimseConfig,
+    ) -> Result<Assembled, DimseViolation> {
+        let ctx = pdv.context_id;
+        let is_command = pdv.header.contains(MessageControlHeader::COMMAND);
+        let last = pdv.header.contains(MessageControlHeader::LAST);
+        match &mut self.rx {
+            Rx::Idle if !is_command => Err(DimseViolation::DataBeforeCommand { context_id: ctx }),
+            Rx::Idle => {
+                self.rx = Rx::Command {
+                    context_id: ctx,
+                    buf: Vec::new(),
+                };
+                self.receive(pdv, transfer_syntax, config)
+            }
+            Rx::Command { context_id, buf } => {
+                if *context_id != ctx {
+                    return Err(DimseViolation::ContextSwitch {
+                        expected: *context_id,
+                        found: ctx,
+                    });
+                }
+                if !is_command {
+                    return Err(DimseViolation::DataInsideCommand { context_id: ctx });
+                }
+                if buf.len() + pdv.data.len() > config.max_command_length {
+                    return Err(DimseViolation::TooLong {
+                        what: "command set",
+                        limit: config.max_command_length,
+                    });
+                }
+                buf.extend_from_slice(pdv.data);
+                if !last {
+                    return Ok(Assembled::Nothing);
+                }
+                let command = CommandSet::decode(buf)?;
+                let message = Message::from_command(&command)?;
+                if !command.has_data_set() {
+                    self.rx = Rx::Idle;
+                    return Ok(Assembled::Message(IncomingMessage {
+                        context_id: ctx,
+                        message,
+                        data: None,
+                    }));
+                }
+                let streamed = config.stream_store_data && matches!(message, Message::CStoreRq(_));
+                let started = if streamed {
+                    let message_id = message.message_id().unwrap_or(0);
+                    self.rx = Rx::Data {
+                        context_id: ctx,
+                        message: Box::new(message.clone()),
+                        transfer_syntax: transfer_syntax.clone(),
+                        sink: DataSink::Streamed { message_id },
+                    };
+                    Assembled::StoreStarted(IncomingMessage {
+                        context_id: ctx,
+                        message,
+                        data: None,
+                    })
+                } else {
+                    let limit = if matches!(message, Message::CStoreRq(_)) {
+                        config.max_store_length
+                    } else {
+                        config.max_identifier_length
+                    };
+                    self.rx = Rx::Data {
+                        context_id: ctx,
+                        message: Box::new(message),
+                        transfer_syntax: transfer_syntax.clone(),
+                        sink: DataSink::Buffered {
+                            buf: BytesMut::new(),
+                            limit,
+                        },
+                    };
+                    Assembled::Nothing
+                };
+                Ok(started)
+            }
+            Rx::Data {
+                context_id, sink, ..
+            } => {
+                if *context_id != ctx {
+                    return Err(DimseViolation::ContextSwitch {
+                        expected: *context_id,
+                        found: ctx,
+                    });
+                }
+                if is_command {
+                    return Err(DimseViolation::CommandInsideData { context_id: ctx });
+                }
+                match sink {
+                    DataSink::Streamed { message_id } => {
+                        let out = Assembled::StoreFragment {
+                            context_id: ctx,
+                            message_id: *message_id,
+                            data: Bytes::copy_from_slice(pdv.data),
+                            last,
+                        };
+                        if last {
+                            self.rx = Rx::Idle;
+                        }
+                        Ok(out)
+                    }
+                    DataSink::Buffered { buf, limit } => {
+                        if buf.len() + pdv.data.len() > *limit {
+                            return Err(DimseViolation::TooLong {
+                                what: "data set",
+                                limit: *limit,
+                            });
+                        }
+                        buf.extend_from_slice(pdv.data);
+                        if !last {
+                            return Ok(Assembled::Nothing);
+                        }
+                        let Rx::Data {
+                            message,
+                            transfer_syntax,
+                            sink: DataSink::Buffered { buf, .. },
+                            ..
+                        } = std::mem::replace(&mut self.rx, Rx::Idle)
+                        else {
+                            unreachable!("matched above")
+                        };
+                        Ok(Assembled::Message(IncomingMessage {
+                            context_id: ctx,
+                            message: *message,
+                            data: Some(DataSet {
+                                transfer_syntax,
+                                bytes: buf.freeze(),
+                            }),
+                        }))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A message waiting to be sent, fragmented lazily into the caller's buffer.
+#[derive(Debug)]
+pub(crate) struct OutgoingMessage {
+    context_id: PresentationContextId,
+    command: Vec<u8>,
+    command_sent: usize,
+    data: Option<Bytes>,
+    data_sent: usize,
+    /// An empty data set still needs its one (empty, last) PDV.
+    data_pdv_sent: bool,
+}
+
+impl OutgoingMessage {
+    pub(crate) fn new(
+        context_id: PresentationContextId,
+        command: Vec<u8>,
+        data: Option<Bytes>,
+    ) -> Self {
+        Self {
+            context_id,
+            command,
+            command_sent: 0,
+            data,
+            data_sent: 0,
+            data_pdv_sent: false,
+        }
+    }
+
+    /// Bytes still to go, fragment payloads only.
+    pub(crate) fn remaining(&self) -> usize {
+        self.command.len() - self.command_sent
+            + self.data.as_ref().map_or(0, |d| d.len() - self.data_sent)
+    }
+
+    fn command_done(&self) -> bool {
+        self.command_sent == self.command.len()
+    }
+
+    /// Whether every fragment was written.
+    pub(crate) fn is_done(&self) -> bool {
+        self.command_done()
+            && self
+                .data
+                .as_ref()
+                .is_none_or(|_| self.data_pdv_sent && self.remaining() == 0)
+    }
+
+    /// Appends one P-DATA-TF of at most `max_pdu_length` (its PDU-length field) to `out`.
+    ///
+    /// The command and the data set never share a PDV; the last command PDV and the first
+    /// data PDV may share the PDU, so a small message is one write.
+    pub(crate) fn write_pdu(&mut self, out: &mut Vec<u8>, max_pdu_length: u32) -> usize {
+        let max_body = max_pdu_length as usize;
+        let start = out.len();
+        out.extend_from_slice(&[0; pdu::PDU_HEADER_LEN]);
+        let mut body = 0;
+        if !self.command_done() {
+            let room = max_body - PDV_HEADER_LEN;
+            let take = room.min(self.command.len() - self.command_sent);
+            let end = self.command_sent + take;
+            let last = end == self.command.len();
+            let header = if last {
+                MessageControlHeader::COMMAND | MessageControlHeader::LAST
+            } else {
+                MessageControlHeader::COMMAND
+            };
+            body += write_pdv(
+                out,
+                self.context_id,
+                header,
+                &self.command[self.command_sent..end],
+            );
+            self.command_sent = end;
+        }
+        if self.command_done() {
+            if let Some(data) = &self.data {
+                let room = max_body.saturating_sub(body);
+                let left = data.len() - self.data_sent;
+                // A data PDV needs its header and at least one byte, or be the empty last one.
+                if room > PDV_HEADER_LEN || (room == PDV_HEADER_LEN && left == 0) {
+                    let take = (room - PDV_HEADER_LEN).min(left);
+                    let end = self.data_sent + take;
+                    let header = if end == data.len() {
+                        MessageControlHeader::LAST
+                    } else {
+                        MessageControlHeader::empty()
+                    };
+                    body += write_pdv(out, self.context_id, header, &data[self.data_sent..end]);
+                    self.data_sent = end;
+                    self.data_pdv_sent = true;
+                }
+            }
+        }
+        let len = u32::try_from(body).unwrap_or(u32::MAX);
+        out[start] = pdu::PduType::PData.code();
+        out[start + 2..start + 6].copy_from_slice(&len.to_be_bytes());
+        out.len() - start
+    }
+}
+
+fn write_pdv(
+    out: &mut Vec<u8>,
+    ctx: PresentationContextId,
+    header: MessageControlHeader,
+    data: &[u8],
+) -> usize {
+    let item_len = u32::try_from(data.len() + 2).unwrap_or(u32::MAX);
+    out.extend_from_slice(&item_len.to_be_bytes());
+    out.push(ctx.get());
+    out.push(header.bits());
+    out.extend_from_slice(data);
+    PDV_HEADER_LEN + data.len()
+}

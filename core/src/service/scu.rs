@@ -1,0 +1,474 @@
+//! The SCU side of the services, IO-free: each operation is a small state object that
+//! sends its request through an [`Association`] and then takes the association's events,
+//! turning the ones that belong to it into progress (a match, a stored instance, the
+//! final status) and giving every other event back.
+//!
+//! ```
+//! use dicomwire::pdu::AeTitle;
+//! use dicomwire::service::scu::{self, ScuService};
+//! let request = scu::association_request(
+//!     AeTitle::new("ME").unwrap(),
+//!     AeTitle::new("PACS").unwrap(),
+//!     &[ScuService::HangingProtocolGet],
+//! );
+//! // HP GET, plus HP Storage with the SCP role proposed for the C-STORE sub-operations.
+//! assert_eq!(request.contexts.len(), 2);
+//! assert!(request.role_selections[0].scp_role);
+//! ```
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use dicom_core::Tag;
+use dicom_object::InMemDicomObject;
+use thiserror::Error;
+
+use super::dataset::{self, DataSetError};
+use super::provider::{StoreHandler, StoreRequest};
+use super::uids;
+use crate::dimse::{
+    CEchoRq, CFindRq, CGetRq, CMoveRq, DataSet, IncomingMessage, Message, MessageId, Priority,
+    Status, StatusDetail, SubOperations,
+};
+use crate::pdu::{AeTitle, PresentationContextId, Uid};
+use crate::ul::{ApiMisuse, Association, AssociationRequest, Event, Negotiated, ProposedContext};
+
+/// Why an SCU operation could not start.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ScuError {
+    /// No accepted presentation context for the SOP class where we are SCU.
+    #[error("no accepted presentation context for {0}")]
+    NoContext(String),
+    /// The identifier cannot be encoded in the context's transfer syntax.
+    #[error(transparent)]
+    DataSet(#[from] DataSetError),
+    /// The association refused the request.
+    #[error(transparent)]
+    Association(#[from] ApiMisuse),
+}
+
+/// The services an SCU can propose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScuService {
+    /// Verification (C-ECHO).
+    Verification,
+    /// Modality Worklist FIND.
+    WorklistFind,
+    /// Hanging Protocol FIND.
+    HangingProtocolFind,
+    /// Hanging Protocol GET (with Hanging Protocol Storage in the SCP role).
+    HangingProtocolGet,
+    /// Hanging Protocol MOVE.
+    HangingProtocolMove,
+}
+
+/// An A-ASSOCIATE request proposing `services`, each with the uncompressed transfer
+/// syntaxes; for C-GET, Hanging Protocol Storage with a role selection proposing the SCP
+/// role for us (PS3.4 C.4.3).
+pub fn association_request(
+    calling: AeTitle,
+    called: AeTitle,
+    services: &[ScuService],
+) -> AssociationRequest {
+    let mut request = AssociationRequest::new(calling, called);
+    let ts = uids::uncompressed_transfer_syntaxes;
+    for service in services {
+        let uid = match service {
+            ScuService::Verification => uids::VERIFICATION,
+            ScuService::WorklistFind => uids::MODALITY_WORKLIST_FIND,
+            ScuService::HangingProtocolFind => uids::HANGING_PROTOCOL_FIND,
+            ScuService::HangingProtocolGet => uids::HANGING_PROTOCOL_GET,
+            ScuService::HangingProtocolMove => uids::HANGING_PROTOCOL_MOVE,
+        };
+        request = request.with_context(ProposedContext::new(uid, ts()));
+        if *service == ScuService::HangingProtocolGet {
+            request = request
+                .with_context(ProposedContext::new(uids::HANGING_PROTOCOL_STORAGE, ts()))
+                .with_role(uids::HANGING_PROTOCOL_STORAGE, false, true);
+        }
+    }
+    request
+}
+
+/// An accepted context for `sop_class` on which we may act as SCU, and its transfer syntax.
+pub fn scu_context(n: &Negotiated, sop_class: &Uid) -> Option<(PresentationContextId, Uid)> {
+    n.accepted()
+        .filter(|c| &c.abstract_syntax == sop_class && n.local_is_scu(c))
+        .find_map(|c| c.transfer_syntax.clone().map(|ts| (c.id, ts)))
+}
+
+fn context(assoc: &Association, sop_class: &Uid) -> Result<(PresentationContextId, Uid), ScuError> {
+    assoc
+        .negotiated()
+        .and_then(|n| scu_context(n, sop_class))
+        .ok_or_else(|| ScuError::NoContext(sop_class.to_string()))
+}
+
+/// Takes the message of `event` if it is a response to `message_id`.
+fn response_to(event: Event, message_id: MessageId) -> Result<IncomingMessage, Event> {
+    match event {
+        Event::Message(m)
+            if m.message.responded_to() == Some(message_id) && m.message.is_response() =>
+        {
+            Ok(*m)
+        }
+        other => Err(other),
+    }
+}
+
+/// A C-ECHO in progress.
+#[derive(Debug)]
+pub struct EchoScu {
+    message_id: MessageId,
+}
+
+impl EchoScu {
+    /// Sends a C-ECHO-RQ.
+    pub fn start(assoc: &mut Association, now: Instant) -> Result<Self, ScuError> {
+        let (ctx, _) = context(assoc, &uids::VERIFICATION)?;
+        let message_id = assoc.send_request(
+            now,
+            ctx,
+            Message::CEchoRq(CEchoRq {
+                message_id: 0,
+                affected_sop_class_uid: uids::VERIFICATION.to_string(),
+            }),
+            None,
+        )?;
+        Ok(Self { message_id })
+    }
+
+    /// The C-ECHO-RSP status, if `event` is it; otherwise the event back.
+    pub fn handle(&self, event: Event) -> Result<Status, Event> {
+        let m = response_to(event, self.message_id)?;
+        Ok(m.message.status().unwrap_or(Status::UNABLE_TO_PROCESS))
+    }
+}
+
+/// What a C-FIND gives back, one item at a time.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FindProgress {
+    /// A pending response and its identifier.
+    Match {
+        /// 0xFF00, or 0xFF01 when the SCP did not support some optional keys.
+        status: Status,
+        /// The identifier.
+        identifier: InMemDicomObject,
+    },
+    /// A pending response whose identifier does not decode.
+    Undecodable(DataSetError),
+    /// The final response.
+    Finished {
+        /// Its status (0x0000, 0xFE00 after a cancel, or a failure).
+        status: Status,
+        /// Error comment and friends.
+        detail: StatusDetail,
+    },
+}
+
+/// A C-FIND in progress (worklist or hanging protocol).
+#[derive(Debug)]
+pub struct FindScu {
+    message_id: MessageId,
+    finished: bool,
+}
+
+impl FindScu {
+    /// Sends a C-FIND-RQ for `sop_class` (the information model) with `identifier`.
+    pub fn start(
+        assoc: &mut Association,
+        now: Instant,
+        sop_class: &Uid,
+        identifier: &InMemDicomObject,
+    ) -> Result<Self, ScuError> {
+        let (ctx, ts) = context(assoc, sop_class)?;
+        let data = dataset::encode(identifier, ts.as_str())?;
+        let message_id = assoc.send_request(
+            now,
+            ctx,
+            Message::CFindRq(CFindRq {
+                message_id: 0,
+                affected_sop_class_uid: sop_class.to_string(),
+                priority: Priority::Medium,
+            }),
+            Some(data),
+        )?;
+        Ok(Self {
+            message_id,
+            finished: false,
+        })
+    }
+
+    /// The request's message ID.
+    pub fn message_id(&self) -> MessageId {
+        self.message_id
+    }
+
+    /// Whether the final response arrived.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Asks the SCP to stop; the final response (normally 0xFE00) still follows.
+    pub fn cancel(&self, assoc: &mut Association, now: Instant) -> Result<(), ApiMisuse> {
+        assoc.send_cancel(now, self.message_id)
+    }
+
+    /// Progress, if `event` is a response to this C-FIND; otherwise the event back.
+    pub fn handle(&mut self, event: Event) -> Result<FindProgress, Event> {
+        let m = response_to(event, self.message_id)?;
+        let Message::CFindRsp(rsp) = m.message else {
+            return Ok(FindProgress::Finished {
+                status: Status::UNABLE_TO_PROCESS,
+                detail: StatusDetail::default(),
+            });
+        };
+        if rsp.status.is_pending() {
+            let Some(data) = m.data else {
+                return Ok(FindProgress::Undecodable(DataSetError::Decode(
+                    "pending response without an identifier".into(),
+                )));
+            };
+            return Ok(match dataset::decode(&data) {
+                Ok(identifier) => FindProgress::Match {
+                    status: rsp.status,
+                    identifier,
+                },
+                Err(e) => FindProgress::Undecodable(e),
+            });
+        }
+        self.finished = true;
+        Ok(FindProgress::Finished {
+            status: rsp.status,
+            detail: rsp.detail,
+        })
+    }
+}
+
+/// What a C-GET or C-MOVE gives back.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RetrieveProgress {
+    /// C-GET: an instance arrived and was handed to the store handler (or refused).
+    Stored {
+        /// Its SOP Instance UID.
+        sop_instance_uid: String,
+        /// The status we answered with.
+        status: Status,
+    },
+    /// A pending response with the counts so far.
+    Pending(SubOperations),
+    /// The final response.
+    Finished {
+        /// Its status: 0x0000, 0xB000 (some failed or warned), 0xA702 (all failed),
+        /// 0xFE00 (cancelled) or another failure.
+        status: Status,
+        /// The counts.
+        sub_operations: SubOperations,
+        /// Failed SOP Instance UID List (0008,0058), when the SCP sent it.
+        failed_sop_instance_uids: Vec<String>,
+        /// Error comment and friends.
+        detail: StatusDetail,
+    },
+}
+
+/// A C-GET or C-MOVE in progress.
+pub struct RetrieveScu {
+    message_id: MessageId,
+    store: Option<Arc<dyn StoreHandler>>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for RetrieveScu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetrieveScu")
+            .field("message_id", &self.message_id)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl RetrieveScu {
+    /// Sends a C-GET-RQ; instances arriving as C-STORE sub-operations on this association
+    /// go to `store`.
+    pub fn get(
+        assoc: &mut Association,
+        now: Instant,
+        sop_class: &Uid,
+        identifier: &InMemDicomObject,
+        store: Arc<dyn StoreHandler>,
+    ) -> Result<Self, ScuError> {
+        let (ctx, ts) = context(assoc, sop_class)?;
+        let data = dataset::encode(identifier, ts.as_str())?;
+        let message_id = assoc.send_request(
+            now,
+            ctx,
+            Message::CGetRq(CGetRq {
+                message_id: 0,
+                affected_sop_class_uid: sop_class.to_string(),
+                priority: Priority::Medium,
+            }),
+            Some(data),
+        )?;
+        Ok(Self {
+            message_id,
+            store: Some(store),
+            finished: false,
+        })
+    }
+
+    /// Sends a C-MOVE-RQ to store the instances at `destination`.
+    pub fn move_to(
+        assoc: &mut Association,
+        now: Instant,
+        sop_class: &Uid,
+        identifier: &InMemDicomObject,
+        destination: &AeTitle,
+    ) -> Result<Self, ScuError> {
+        let (ctx, ts) = context(assoc, sop_class)?;
+        let data = dataset::encode(identifier, ts.as_str())?;
+        let message_id = assoc.send_request(
+            now,
+            ctx,
+            Message::CMoveRq(CMoveRq {
+                message_id: 0,
+                affected_sop_class_uid: sop_class.to_string(),
+                priority: Priority::Medium,
+                move_destination: destination.as_str().to_owned(),
+            }),
+            Some(data),
+        )?;
+        Ok(Self {
+            message_id,
+            store: None,
+            finished: false,
+        })
+    }
+
+    /// The request's message ID.
+    pub fn message_id(&self) -> MessageId {
+        self.message_id
+    }
+
+    /// Whether the final response arrived.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Asks the SCP to stop; the final response (normally 0xFE00) still follows.
+    pub fn cancel(&self, assoc: &mut Association, now: Instant) -> Result<(), ApiMisuse> {
+        assoc.send_cancel(now, self.message_id)
+    }
+
+    /// Progress, if `event` belongs to this retrieve; otherwise the event back. For a
+    /// C-GET, an incoming C-STORE-RQ is answered here: with the store handler's status on
+    /// a context where we have the SCP role, and 0x0122 (SOP class not supported)
+    /// elsewhere (PS3.4 C.4.3.1.2: the sub-operation fails).
+    pub fn handle(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        event: Event,
+    ) -> Result<RetrieveProgress, Event> {
+        if let (Event::Message(m), Some(store)) = (&event, &self.store) {
+            if let Message::CStoreRq(rq) = &m.message {
+                let may_store = assoc
+                    .negotiated()
+                    .and_then(|n| n.accepted_context(m.context_id).map(|c| n.local_is_scp(c)))
+                    .unwrap_or(false);
+                let status = match (&m.data, may_store) {
+                    (Some(data), true) => store_one(store.as_ref(), assoc, rq, data),
+                    (_, false) => {
+                        tracing::warn!(sop_class = %rq.affected_sop_class_uid, "C-STORE on a context without our SCP role; refused");
+                        Status::SOP_CLASS_NOT_SUPPORTED
+                    }
+                    (None, true) => Status::STORE_CANNOT_UNDERSTAND,
+                };
+                let sop_instance_uid = rq.affected_sop_instance_uid.clone();
+                if let Some(rsp) = m.message.response_with(status) {
+                    if let Err(e) = assoc.send_response(now, m.context_id, rsp, None) {
+                        tracing::warn!(error = %e, "cannot answer C-STORE-RQ");
+                    }
+                }
+                return Ok(RetrieveProgress::Stored {
+                    sop_instance_uid,
+                    status,
+                });
+            }
+        }
+        let m = response_to(event, self.message_id)?;
+        let (Message::CGetRsp(rsp) | Message::CMoveRsp(rsp)) = m.message else {
+            self.finished = true;
+            return Ok(RetrieveProgress::Finished {
+                status: Status::UNABLE_TO_PROCESS,
+                sub_operations: SubOperations::default(),
+                failed_sop_instance_uids: Vec::new(),
+                detail: StatusDetail::default(),
+            });
+        };
+        if rsp.status.is_pending() {
+            return Ok(RetrieveProgress::Pending(rsp.sub_operations));
+        }
+        self.finished = true;
+        Ok(RetrieveProgress::Finished {
+            status: rsp.status,
+            sub_operations: rsp.sub_operations,
+            failed_sop_instance_uids: m.data.as_ref().map(failed_uids).unwrap_or_default(),
+            detail: rsp.detail,
+        })
+    }
+}
+
+fn store_one(
+    store: &dyn StoreHandler,
+    assoc: &Association,
+    rq: &crate::dimse::CStoreRq,
+    data: &DataSet,
+) -> Status {
+    let calling = assoc
+        .negotiated()
+        .map(|n| n.called_ae_title)
+        .or_else(|| AeTitle::new("UNKNOWN").ok());
+    let Some(calling) = calling else {
+        return Status::UNABLE_TO_PROCESS;
+    };
+    let request = StoreRequest {
+        calling_ae_title: calling,
+        sop_class_uid: &rq.affected_sop_class_uid,
+        sop_instance_uid: &rq.affected_sop_instance_uid,
+        transfer_syntax: &data.transfer_syntax,
+        data: &data.bytes,
+        move_originator: rq.move_originator_ae_title.as_deref(),
+    };
+    match catch_unwind(AssertUnwindSafe(|| store.store(&request))) {
+        Ok(Ok(code)) => Status(code),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "store handler failed");
+            Status::OUT_OF_RESOURCES
+        }
+        Err(_) => {
+            tracing::error!("store handler panicked");
+            Status::OUT_OF_RESOURCES
+        }
+    }
+}
+
+fn failed_uids(data: &DataSet) -> Vec<String> {
+    dataset::decode(data)
+        .ok()
+        .and_then(|obj| {
+            obj.get(Tag(0x0008, 0x0058))
+                .and_then(|e| e.value().to_multi_str().ok())
+                .map(|v| {
+                    v.iter()
+                        .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+        })
+        .unwrap_or_default()
+}
