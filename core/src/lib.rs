@@ -32,4 +32,6 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(fuzzing, allow(missing_docs))]
 
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod pdu;

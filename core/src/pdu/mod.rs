@@ -294,9 +294,14 @@ pub struct PduHeader {
 }
 
 impl PduHeader {
-    /// Reads and checks the header at the start of `input`: `Ok(None)` while fewer than 6
-    /// bytes are there, an error if the type is unknown or the length breaks a limit.
+    /// Reads and checks the header at the start of `input`: an error as soon as the type
+    /// byte is unknown or the length breaks a limit; `Ok(None)` while fewer than 6 bytes
+    /// are there otherwise.
     pub fn check(input: &[u8], limits: &DecodeLimits) -> Result<Option<Self>, DecodeError> {
+        // The type byte is judged as soon as it arrives.
+        if let Some(&code) = input.first() {
+            PduType::from_code(code).ok_or(DecodeError::UnrecognizedPduType(code))?;
+        }
         let Some(header) = input.first_chunk::<PDU_HEADER_LEN>() else {
             return Ok(None);
         };
