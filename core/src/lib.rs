@@ -33,6 +33,8 @@
 #![cfg_attr(fuzzing, allow(missing_docs))]
 
 pub mod dimse;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod pdu;
 pub mod service;
 pub mod ul;
