@@ -1,7 +1,23 @@
-//! `dicomwire-cli`: the `dicomwire` command-line tool.
+//! `dicomwire-cli`: the library half of the `dicomwire` command-line tool.
 //!
-//! It will provide `dicomwire serve` (a worklist and hanging-protocol SCP with embedded
-//! sample data), and the SCU commands `echo`, `find`, `get` and `move`, plus `replay` for
-//! captured traffic.
+//! The tool (binary `dicomwire`) is a DICOM network node built on the Sans-IO `dicomwire`
+//! core and its blocking transport:
 //!
-//! Status: not built yet; the binary target `dicomwire` is added with the CLI issue.
+//! - `serve`: a Modality Worklist and Hanging Protocol Q/R (FIND, GET, MOVE) SCP, with
+//!   Verification and, with `--store`, Storage. With no data flags it serves the embedded
+//!   sample data of [`sample`]; `--worklist DIR` and `--hanging-protocols DIR` serve files
+//!   instead ([`files`]) and pick up changes without a restart.
+//! - `echo`: a C-ECHO.
+//! - `find worklist|hanging-protocol`: a C-FIND with keys given as `-k` ([`keys`]),
+//!   printing matches, or DICOM JSON with `--json` ([`json`]).
+//! - `get hanging-protocol`: a C-GET, writing the instances as Part 10 files.
+//! - `move hanging-protocol`: a C-MOVE to another AE.
+//! - `replay`: drives the core from captured traffic.
+//!
+//! The modules here are what the binary needs besides the network: the sample data, file
+//! loading and writing, DICOM JSON, and `-k` parsing.
+
+pub mod files;
+pub mod json;
+pub mod keys;
+pub mod sample;

@@ -7,6 +7,9 @@
 //! send and every event they report goes into a per-side log of [`Entry`] values, so a
 //! scenario can assert sequences, and [`for_all_chunkings`] can check that a scenario
 //! gives the same logs however the bytes were cut.
+//! DIMSE messages a side receives (with DIMSE on) are kept whole as well, as
+//! [`DimseEvent`]s ([`Pair::dimse`], [`Pair::messages`]); the log describes them in one
+//! line without their data sets ([`describe_message`]).
 //!
 //! The harness plays both users: it answers an A-ASSOCIATE indication as told by an
 //! [`AssociateAnswer`] and an A-RELEASE indication as told by a [`ReleaseAnswer`], or
@@ -41,6 +44,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dicomwire::dimse::{IncomingMessage, MessageId};
 use dicomwire::pdu::{
     self, AeTitle, DecodeLimits, Decoded, MessageControlHeader, PData, Pdu, PduType, Pdv,
     PresentationContextId, Uid,
@@ -178,6 +182,27 @@ impl fmt::Display for Entry {
             Self::Event(e) => write!(f, "! {e}"),
         }
     }
+}
+
+/// A DIMSE event a side reported, kept whole for scenarios that check messages (the log
+/// keeps only a one-line description).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DimseEvent {
+    /// [`Event::Message`]: a whole message, with its data set when buffered.
+    Message(IncomingMessage),
+    /// [`Event::StoreStarted`]: a C-STORE-RQ whose data set follows as fragments.
+    StoreStarted(IncomingMessage),
+    /// [`Event::StoreFragment`]: one fragment of a streamed C-STORE data set.
+    StoreFragment {
+        /// The presentation context.
+        context_id: PresentationContextId,
+        /// The C-STORE-RQ's message ID.
+        message_id: MessageId,
+        /// The fragment's bytes.
+        data: Vec<u8>,
+        /// Whether it is the last.
+        last: bool,
+    },
 }
 
 /// How the harness answers an A-ASSOCIATE indication (the acceptor's user).
@@ -324,6 +349,7 @@ struct End {
     rejections: Vec<Rejected>,
     established: Vec<Negotiated>,
     pdata: Vec<OwnedPdv>,
+    dimse: Vec<DimseEvent>,
     reads: usize,
     straddling_reads: usize,
     partial_reads: usize,
@@ -345,6 +371,7 @@ impl End {
             rejections: Vec::new(),
             established: Vec::new(),
             pdata: Vec::new(),
+            dimse: Vec::new(),
             reads: 0,
             straddling_reads: 0,
             partial_reads: 0,
@@ -601,6 +628,22 @@ impl Pair {
     /// Every PDV `side` received, in order.
     pub fn received_pdvs(&self, side: Side) -> &[OwnedPdv] {
         &self.ends[side.index()].pdata
+    }
+
+    /// Every DIMSE event `side` reported, in order.
+    pub fn dimse(&self, side: Side) -> &[DimseEvent] {
+        &self.ends[side.index()].dimse
+    }
+
+    /// The whole DIMSE messages `side` received ([`Event::Message`]), in order.
+    pub fn messages(&self, side: Side) -> Vec<&IncomingMessage> {
+        self.dimse(side)
+            .iter()
+            .filter_map(|e| match e {
+                DimseEvent::Message(m) => Some(m),
+                _ => None,
+            })
+            .collect()
     }
 
     /// How many `handle_input` calls the harness made on `side`.
@@ -950,6 +993,19 @@ impl Pair {
                 end.aborts.push(aborted);
             }
             Event::PData(indication) => end.pdata.extend(indication.pdvs),
+            Event::Message(m) => end.dimse.push(DimseEvent::Message(*m)),
+            Event::StoreStarted(m) => end.dimse.push(DimseEvent::StoreStarted(*m)),
+            Event::StoreFragment {
+                context_id,
+                message_id,
+                data,
+                last,
+            } => end.dimse.push(DimseEvent::StoreFragment {
+                context_id,
+                message_id,
+                data: data.to_vec(),
+                last,
+            }),
             Event::Closed => {
                 end.closed_event = true;
                 assert_eq!(
@@ -1191,9 +1247,43 @@ pub fn describe_event(event: &Event) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Event::Message(m) => format!("Message({})", describe_message(m)),
+        Event::StoreStarted(m) => format!("StoreStarted({})", describe_message(m)),
+        Event::StoreFragment {
+            context_id,
+            message_id,
+            data,
+            last,
+        } => format!(
+            "StoreFragment(id={message_id} {})",
+            describe_pdv(
+                *context_id,
+                if *last {
+                    MessageControlHeader::LAST
+                } else {
+                    MessageControlHeader::empty()
+                },
+                data
+            )
+        ),
         Event::Closed => "Closed".to_owned(),
         other => format!("{other:?}"),
     }
+}
+
+/// `pc1 C-ECHO-RSP responding-to=1 status=0x0000`, with `, data 12B #…` when a data set
+/// came with it: a DIMSE message, printable without its (possibly large) data set.
+pub fn describe_message(m: &IncomingMessage) -> String {
+    let mut text = format!("pc{} {}", m.context_id.get(), m.message);
+    if let Some(data) = &m.data {
+        let _ = write!(
+            text,
+            ", data {}B #{:08x}",
+            data.bytes.len(),
+            fingerprint(&data.bytes)
+        );
+    }
+    text
 }
 
 /// `ByPeer: A-ABORT by …`, `ProtocolViolation: sent (2,1); invalid PDU: …`,

@@ -47,8 +47,15 @@ enum Rx {
 
 #[derive(Debug)]
 enum DataSink {
-    Buffered { buf: BytesMut, limit: usize },
-    Streamed { message_id: MessageId },
+    Buffered {
+        buf: BytesMut,
+        limit: usize,
+    },
+    Streamed {
+        message_id: MessageId,
+    },
+    /// The data set of a message that was not reported: read and dropped.
+    Discarded,
 }
 
 /// The incoming half: one message at a time, as PS3.7 9.3.1 requires (a command set then
@@ -158,6 +165,12 @@ impl Reassembler {
                     return Err(DimseViolation::CommandInsideData { context_id: ctx });
                 }
                 match sink {
+                    DataSink::Discarded => {
+                        if last {
+                            self.rx = Rx::Idle;
+                        }
+                        Ok(Assembled::Nothing)
+                    }
                     DataSink::Streamed { message_id } => {
                         let out = Assembled::StoreFragment {
                             context_id: ctx,
@@ -201,6 +214,14 @@ impl Reassembler {
                     }
                 }
             }
+        }
+    }
+
+    /// Drops the rest of the data set being received (of a message that was not
+    /// reported), still checking its fragments' flags and context.
+    pub(crate) fn discard_data(&mut self) {
+        if let Rx::Data { sink, .. } = &mut self.rx {
+            *sink = DataSink::Discarded;
         }
     }
 }

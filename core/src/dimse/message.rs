@@ -651,7 +651,7 @@ impl Message {
             error_comment: c.error_comment.clone(),
             error_id: c.error_id,
         };
-        Ok(match field {
+        let message = match field {
             CommandField::CEchoRq => Self::CEchoRq(CEchoRq {
                 message_id: req(c.message_id, "MessageID")?,
                 affected_sop_class_uid: req_s(&c.affected_sop_class_uid, "AffectedSOPClassUID")?,
@@ -740,7 +740,11 @@ impl Message {
                 )?,
             }),
             other => return Err(MessageError::Unsupported(other.name())),
-        })
+        };
+        // Mandatory in every DIMSE-C command (PS3.7 9.3): without it no one can tell
+        // whether a data set follows.
+        req(c.command_data_set_type, "CommandDataSetType")?;
+        Ok(message)
     }
 }
 

@@ -1095,8 +1095,16 @@ impl Association {
                     return;
                 }
                 Ok(Assembled::Nothing) => {}
-                Ok(Assembled::Message(m)) => self.on_message(m, false),
-                Ok(Assembled::StoreStarted(m)) => self.on_message(m, true),
+                Ok(Assembled::Message(m)) => {
+                    self.on_message(m, false);
+                }
+                Ok(Assembled::StoreStarted(m)) => {
+                    // A dropped C-STORE-RQ (a duplicate ID) must not stream its data set
+                    // to the user as if it belonged to the original.
+                    if !self.on_message(m, true) {
+                        self.reassembler.discard_data();
+                    }
+                }
                 Ok(Assembled::StoreFragment {
                     context_id,
                     message_id,
@@ -1109,11 +1117,16 @@ impl Association {
                     last,
                 }),
             }
+            if self.dimse_violation.is_some() {
+                // We abort after this PDU: nothing behind the violation is reported.
+                return;
+            }
         }
     }
 
-    /// Tracks a whole incoming message against the outstanding operations.
-    fn on_message(&mut self, m: IncomingMessage, streamed: bool) {
+    /// Tracks a whole incoming message against the outstanding operations. Returns whether
+    /// it was reported to the user (not dropped, answered or a violation).
+    fn on_message(&mut self, m: IncomingMessage, streamed: bool) -> bool {
         tracing::debug!(message = %m.message, pc = m.context_id.get(), "DIMSE message received");
         if let Some(id) = m.message.message_id() {
             let limit = self
@@ -1125,7 +1138,7 @@ impl Association {
                     outstanding: self.ops.performing_count() + 1,
                     limit,
                 });
-                return;
+                return false;
             }
             let op = Outstanding {
                 context_id: m.context_id,
@@ -1143,7 +1156,7 @@ impl Association {
                         )));
                     }
                 }
-                return;
+                return false;
             }
         } else if let Message::CCancelRq(c) = &m.message {
             if self
@@ -1155,12 +1168,12 @@ impl Association {
                     id = c.message_id_being_responded_to,
                     "C-CANCEL-RQ for an operation we do not perform; ignored"
                 );
-                return;
+                return false;
             }
         } else if let (Some(id), Some(status)) = (m.message.responded_to(), m.message.status()) {
             if self.ops.invoked(id).is_none() {
                 tracing::warn!(id, message = %m.message, "response to no outstanding request; ignored");
-                return;
+                return false;
             }
             if !status.is_pending() {
                 self.ops.complete_invoked(id);
@@ -1172,6 +1185,7 @@ impl Association {
             Event::Message(Box::new(m))
         };
         self.events.push_back(event);
+        true
     }
 
     // ----------------------------------------------------------------------------------

@@ -1,0 +1,733 @@
+//! `dicomwire`: a worklist and hanging-protocol SCP (`serve`) and the SCU commands `echo`,
+//! `find`, `get` and `move`, over the blocking transport.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dicom_object::InMemDicomObject;
+use dicomwire::dimse::{Service, Status};
+use dicomwire::pdu::{AeTitle, Uid};
+use dicomwire::service::scu::{FindProgress, RetrieveProgress, ScuService, association_request};
+use dicomwire::service::{
+    Destination, Handlers, InMemoryHangingProtocols, InMemoryWorklist, StaticDestinations,
+    StoreHandler, StoreRequest, uids,
+};
+use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
+use dicomwire_cli::{files, json, keys, sample};
+use dicomwire_std::{Client, ClientError, ClientOptions, RetrieveOutcome, Server, ServerOptions};
+
+/// Prints a line to stdout; a closed stdout (`| head`) ends the program quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, $($arg)*).and_then(|()| stdout.flush()).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dicomwire",
+    version,
+    about = "A Sans-IO DICOM networking stack: worklist and hanging-protocol SCP and SCU"
+)]
+struct Cli {
+    /// Log more: -v shows one line per PDU and DIMSE message, -vv every state transition.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve Modality Worklist and Hanging Protocol Q/R (FIND, GET, MOVE), Verification and Storage.
+    Serve(ServeArgs),
+    /// Send a C-ECHO.
+    Echo(ScuArgs),
+    /// Query a worklist or hanging protocols (C-FIND).
+    Find {
+        /// What to query.
+        model: QueryModel,
+        #[command(flatten)]
+        scu: ScuArgs,
+        /// A key: KEYWORD=VALUE, (gggg,eeee)=VALUE, Seq[0].Keyword=VALUE, or just KEYWORD to have it returned.
+        #[arg(short = 'k', long = "key")]
+        keys: Vec<String>,
+        /// Print each match as DICOM JSON (PS3.18 F.2), one object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retrieve hanging protocols to this machine (C-GET).
+    Get {
+        /// What to retrieve.
+        model: RetrieveModel,
+        #[command(flatten)]
+        scu: ScuArgs,
+        /// Keys selecting the instances, e.g. SOPInstanceUID=1.2.3\1.2.4.
+        #[arg(short = 'k', long = "key", required = true)]
+        keys: Vec<String>,
+        /// Where to write the instances (Part 10 files).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Have hanging protocols sent to another AE (C-MOVE).
+    Move {
+        /// What to retrieve.
+        model: RetrieveModel,
+        #[command(flatten)]
+        scu: ScuArgs,
+        /// The destination AE title.
+        #[arg(long)]
+        dest: String,
+        /// Keys selecting the instances, e.g. SOPInstanceUID=1.2.3.
+        #[arg(short = 'k', long = "key", required = true)]
+        keys: Vec<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum QueryModel {
+    /// Modality Worklist (1.2.840.10008.5.1.4.31).
+    Worklist,
+    /// Hanging Protocol (1.2.840.10008.5.1.4.38.2).
+    HangingProtocol,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum RetrieveModel {
+    /// Hanging Protocol (GET 1.2.840.10008.5.1.4.38.4, MOVE .38.3).
+    HangingProtocol,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum TransportKind {
+    /// One event loop for every association (not available yet).
+    Mio,
+    /// One thread per association.
+    Std,
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:11112")]
+    bind: String,
+    /// Our AE title.
+    #[arg(long, default_value = "DICOMWIRE")]
+    ae_title: String,
+    /// Serve the worklist items (DICOM files) in this directory, picking up changes.
+    #[arg(long)]
+    worklist: Option<PathBuf>,
+    /// Serve the hanging protocols (DICOM files) in this directory, picking up changes.
+    #[arg(long)]
+    hanging_protocols: Option<PathBuf>,
+    /// Accept C-STORE and write the instances here (atomically).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// A C-MOVE destination, AE=HOST:PORT (repeatable).
+    #[arg(long = "move-destination")]
+    move_destinations: Vec<String>,
+    /// The transport.
+    #[arg(long, value_enum, default_value = "std")]
+    transport: TransportKind,
+    /// The most associations at once.
+    #[arg(long, default_value_t = 64)]
+    max_associations: usize,
+    /// Reject associations not called by our AE title.
+    #[arg(long)]
+    require_called_ae: bool,
+    /// ARTIM timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    artim_timeout: u64,
+    /// The largest P-DATA-TF we accept (announced to peers).
+    #[arg(long, default_value_t = dicomwire::pdu::DEFAULT_MAX_PDU_LENGTH)]
+    max_pdu: u32,
+}
+
+#[derive(clap::Args, Debug)]
+struct ScuArgs {
+    /// The peer, HOST:PORT.
+    peer: String,
+    /// Our AE title (calling).
+    #[arg(long, default_value = "DICOMWIRE-SCU")]
+    aet: String,
+    /// The peer's AE title (called).
+    #[arg(long, default_value = "ANY-SCP")]
+    aec: String,
+    /// The largest P-DATA-TF we accept.
+    #[arg(long, default_value_t = dicomwire::pdu::DEFAULT_MAX_PDU_LENGTH)]
+    max_pdu: u32,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Echo(scu) => echo(&scu),
+        Command::Find {
+            model,
+            scu,
+            keys,
+            json,
+        } => find(model, &scu, &keys, json),
+        Command::Get {
+            model: RetrieveModel::HangingProtocol,
+            scu,
+            keys,
+            out,
+        } => get(&scu, &keys, &out),
+        Command::Move {
+            model: RetrieveModel::HangingProtocol,
+            scu,
+            dest,
+            keys,
+        } => move_to(&scu, &dest, &keys),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("dicomwire: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,dicomwire=debug,dicomwire_std=debug",
+        _ => "debug,dicomwire=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DICOMWIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn ae(title: &str, what: &str) -> Result<AeTitle, String> {
+    AeTitle::new(title).map_err(|e| format!("invalid {what} AE title {title:?}: {e}"))
+}
+
+/// Today's date, for the sample worklist's schedule.
+fn today() -> (i32, u32, u32) {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    civil_from_days(i64::try_from(days).unwrap_or(0))
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i32, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        i32::try_from(year).unwrap_or(1970),
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// serve
+
+/// Writes received instances as Part 10 files.
+struct DirectoryStore {
+    dir: PathBuf,
+}
+
+impl StoreHandler for DirectoryStore {
+    fn store(&self, request: &StoreRequest<'_>) -> Result<u16, dicomwire::service::HandlerError> {
+        let file = files::part10(
+            request.sop_class_uid,
+            request.sop_instance_uid,
+            request.transfer_syntax.as_str(),
+            request.data,
+        );
+        let name = format!("{}.dcm", sanitize(request.sop_instance_uid));
+        let path = files::write_atomically(&self.dir, &name, &file)?;
+        tracing::info!(path = %path.display(), from = %request.calling_ae_title, "instance stored");
+        Ok(Status::SUCCESS.0)
+    }
+}
+
+fn sanitize(uid: &str) -> String {
+    uid.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn parse_destination(spec: &str) -> Result<(String, Destination), String> {
+    let (ae_title, addr) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--move-destination {spec:?}: expected AE=HOST:PORT"))?;
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--move-destination {spec:?}: expected AE=HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("--move-destination {spec:?}: {port:?} is not a port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ae(ae_title, "move destination")?;
+    Ok((
+        ae_title.trim().to_owned(),
+        Destination {
+            host: host.to_owned(),
+            port,
+        },
+    ))
+}
+
+fn load_worklist(dir: &Path) -> Vec<InMemDicomObject> {
+    let report = files::load_dir(dir);
+    for (path, why) in &report.skipped {
+        tracing::warn!(path = %path.display(), %why, "not a DICOM file; skipped");
+    }
+    files::worklist_records(report)
+}
+
+fn load_hanging_protocols(dir: &Path) -> Vec<dicomwire::service::StoredInstance> {
+    let report = files::load_dir(dir);
+    for (path, why) in &report.skipped {
+        tracing::warn!(path = %path.display(), %why, "not a DICOM file; skipped");
+    }
+    files::hanging_protocol_instances(report)
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    if args.transport == TransportKind::Mio {
+        return Err("--transport mio is not available yet; use --transport std".into());
+    }
+    let our_ae = ae(&args.ae_title, "our")?;
+    let worklist = Arc::new(InMemoryWorklist::new(match &args.worklist {
+        Some(dir) => load_worklist(dir),
+        None => sample::worklist(today()),
+    }));
+    let hanging = Arc::new(InMemoryHangingProtocols::new(
+        match &args.hanging_protocols {
+            Some(dir) => load_hanging_protocols(dir),
+            None => sample::hanging_protocols(),
+        },
+    ));
+    let mut destinations = StaticDestinations::new();
+    for spec in &args.move_destinations {
+        let (ae_title, dest) = parse_destination(spec)?;
+        destinations.insert(&ae_title, dest);
+    }
+    if let Some(dir) = &args.store {
+        std::fs::create_dir_all(dir).map_err(|e| format!("--store {}: {e}", dir.display()))?;
+    }
+    let ts = uids::uncompressed_transfer_syntaxes();
+    let mut syntaxes = vec![
+        SupportedSyntax::new(uids::VERIFICATION, ts.clone()),
+        SupportedSyntax::new(uids::MODALITY_WORKLIST_FIND, ts.clone()),
+        SupportedSyntax::new(uids::HANGING_PROTOCOL_FIND, ts.clone()),
+        SupportedSyntax::new(uids::HANGING_PROTOCOL_GET, ts.clone()),
+        SupportedSyntax::new(uids::HANGING_PROTOCOL_MOVE, ts.clone()),
+    ];
+    // Hanging Protocol Storage: the requestor may be SCP (it receives our C-GET
+    // sub-operations) and, with --store, SCU (it stores to us).
+    syntaxes.push(
+        SupportedSyntax::new(uids::HANGING_PROTOCOL_STORAGE, ts).with_roles(RolePolicy {
+            requestor_may_be_scu: args.store.is_some(),
+            requestor_may_be_scp: true,
+        }),
+    );
+    let policy = AcceptorPolicy {
+        called_ae_titles: if args.require_called_ae {
+            vec![our_ae]
+        } else {
+            Vec::new()
+        },
+        abstract_syntaxes: syntaxes,
+        ..AcceptorPolicy::default()
+    };
+    let config = AssociationConfig {
+        max_pdu_length: args.max_pdu,
+        artim_timeout: Duration::from_secs(args.artim_timeout),
+        ..AssociationConfig::default()
+    };
+    let handlers = Handlers {
+        worklist: Some(Arc::clone(&worklist) as _),
+        hanging_protocol_find: Some(Arc::clone(&hanging) as _),
+        hanging_protocol_retrieve: Some(Arc::clone(&hanging) as _),
+        move_destinations: Some(Arc::new(destinations)),
+        store: args
+            .store
+            .as_ref()
+            .map(|dir| Arc::new(DirectoryStore { dir: dir.clone() }) as _),
+        sub_association_config: AssociationConfig::default(),
+    };
+    let mut options = ServerOptions::new(Arc::new(policy), Arc::new(handlers));
+    options.config = config;
+    options.max_associations = args.max_associations;
+    let server = Server::bind(&args.bind, options)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+
+    // SIGINT / SIGTERM: stop accepting, finish or abort what is open.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    let handle = server.shutdown_handle();
+    let (worklist_count, hp_count) = (worklist.len(), hanging.len());
+    let (worklist_dir, hp_dir) = (args.worklist.clone(), args.hanging_protocols.clone());
+    std::thread::spawn(move || {
+        let mut worklist_watch = worklist_dir.as_deref().map(files::DirWatch::new);
+        let mut hp_watch = hp_dir.as_deref().map(files::DirWatch::new);
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200));
+            if let (Some(w), Some(dir)) = (worklist_watch.as_mut(), worklist_dir.as_deref()) {
+                if w.changed() {
+                    let records = load_worklist(dir);
+                    tracing::info!(items = records.len(), "worklist reloaded");
+                    worklist.replace(records);
+                }
+            }
+            if let (Some(w), Some(dir)) = (hp_watch.as_mut(), hp_dir.as_deref()) {
+                if w.changed() {
+                    let instances = load_hanging_protocols(dir);
+                    tracing::info!(instances = instances.len(), "hanging protocols reloaded");
+                    hanging.replace(instances);
+                }
+            }
+        }
+        tracing::info!("shutting down");
+        handle.shutdown();
+    });
+
+    let addr = server.local_addr();
+    let serving = |dir: &Option<PathBuf>, what: &str| match dir {
+        Some(d) => format!("{what} from {}", d.display()),
+        None => format!("embedded sample {what}"),
+    };
+    out!(
+        "dicomwire serving on {addr} as {}: Verification; Modality Worklist FIND ({} items, {}); Hanging Protocol FIND/GET/MOVE ({} instances, {}){}",
+        args.ae_title.trim(),
+        worklist_count,
+        serving(&args.worklist, "worklist"),
+        hp_count,
+        serving(&args.hanging_protocols, "hanging protocols"),
+        args.store
+            .as_ref()
+            .map_or(String::new(), |d| format!("; Storage to {}", d.display())),
+    );
+    let _ = std::io::stdout().flush();
+    server.run().map_err(|e| format!("server: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// SCU commands
+
+fn connect(scu: &ScuArgs, services: &[ScuService]) -> Result<Client, String> {
+    let request = association_request(ae(&scu.aet, "calling")?, ae(&scu.aec, "called")?, services);
+    let options = ClientOptions {
+        config: AssociationConfig {
+            max_pdu_length: scu.max_pdu,
+            ..AssociationConfig::default()
+        },
+        ..ClientOptions::default()
+    };
+    Client::connect(scu.peer.as_str(), request, options).map_err(|e| describe_error(&e, &scu.peer))
+}
+
+fn describe_error(e: &ClientError, peer: &str) -> String {
+    match e {
+        ClientError::Rejected(r) => format!("{peer} rejected the association: {}", r.rj),
+        ClientError::Aborted(a) => format!("{peer}: {a}"),
+        other => format!("{peer}: {other}"),
+    }
+}
+
+fn describe_status(status: Status, service: Service) -> String {
+    status.describe(service).to_string()
+}
+
+fn echo(scu: &ScuArgs) -> Result<ExitCode, String> {
+    let mut client = connect(scu, &[ScuService::Verification])?;
+    let status = client.echo().map_err(|e| describe_error(&e, &scu.peer))?;
+    out!(
+        "C-ECHO to {} ({}): {}",
+        scu.peer,
+        scu.aec,
+        describe_status(status, Service::Echo)
+    );
+    client
+        .release()
+        .map_err(|e| describe_error(&e, &scu.peer))?;
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn find(
+    model: QueryModel,
+    scu: &ScuArgs,
+    key_args: &[String],
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let (service, sop_class, mut identifier, status_service) = match model {
+        QueryModel::Worklist => (
+            ScuService::WorklistFind,
+            uids::MODALITY_WORKLIST_FIND,
+            keys::default_worklist_query(),
+            Service::FindWorklist,
+        ),
+        QueryModel::HangingProtocol => (
+            ScuService::HangingProtocolFind,
+            uids::HANGING_PROTOCOL_FIND,
+            keys::default_hanging_protocol_query(),
+            Service::FindHangingProtocol,
+        ),
+    };
+    keys::apply_keys(&mut identifier, key_args)?;
+    let mut client = connect(scu, &[service])?;
+    let mut matches = 0usize;
+    let mut final_status = None;
+    {
+        let results = client
+            .find(&sop_class, &identifier)
+            .map_err(|e| describe_error(&e, &scu.peer))?;
+        for progress in results {
+            match progress.map_err(|e| describe_error(&e, &scu.peer))? {
+                FindProgress::Match { identifier, .. } => {
+                    matches += 1;
+                    if as_json {
+                        out!("{}", json::to_json(&identifier));
+                    } else {
+                        out!("{}", summary(model, matches, &identifier));
+                    }
+                }
+                FindProgress::Undecodable(e) => eprintln!("a match could not be decoded: {e}"),
+                FindProgress::Finished { status, detail } => {
+                    final_status = Some(status);
+                    if let Some(comment) = detail.error_comment {
+                        eprintln!("error comment: {comment}");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let status = final_status.unwrap_or(Status::UNABLE_TO_PROCESS);
+    if !as_json {
+        out!(
+            "{matches} match{}; final status {}",
+            if matches == 1 { "" } else { "es" },
+            describe_status(status, status_service)
+        );
+    } else {
+        eprintln!(
+            "{matches} matches; final status {}",
+            describe_status(status, status_service)
+        );
+    }
+    client
+        .release()
+        .map_err(|e| describe_error(&e, &scu.peer))?;
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn text(obj: &InMemDicomObject, tag: dicom_core::Tag) -> String {
+    obj.get(tag)
+        .and_then(|e| e.value().to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// One line per match, in words.
+fn summary(model: QueryModel, n: usize, obj: &InMemDicomObject) -> String {
+    use dicom_core::Tag;
+    match model {
+        QueryModel::Worklist => {
+            let sps = obj
+                .get(Tag(0x0040, 0x0100))
+                .and_then(|e| e.items())
+                .and_then(|items| items.first());
+            let step = |tag| sps.map(|i| text(i, tag)).unwrap_or_default();
+            format!(
+                "#{n} {} (ID {}) — accession {}, {} on {} at {} {}, {}",
+                text(obj, Tag(0x0010, 0x0010)).replace('^', " "),
+                text(obj, Tag(0x0010, 0x0020)),
+                text(obj, Tag(0x0008, 0x0050)),
+                step(Tag(0x0008, 0x0060)),
+                step(Tag(0x0040, 0x0001)),
+                step(Tag(0x0040, 0x0002)),
+                step(Tag(0x0040, 0x0003)),
+                text(obj, Tag(0x0032, 0x1060)),
+            )
+        }
+        QueryModel::HangingProtocol => format!(
+            "#{n} {} — {} (level {}, by {}), instance {}",
+            text(obj, Tag(0x0072, 0x0002)),
+            text(obj, Tag(0x0072, 0x0004)),
+            text(obj, Tag(0x0072, 0x0006)),
+            text(obj, Tag(0x0072, 0x0008)),
+            text(obj, Tag(0x0008, 0x0018)),
+        ),
+    }
+}
+
+/// Writes what a C-GET brings as Part 10 files.
+struct OutDir {
+    dir: PathBuf,
+}
+
+impl StoreHandler for OutDir {
+    fn store(&self, request: &StoreRequest<'_>) -> Result<u16, dicomwire::service::HandlerError> {
+        let file = files::part10(
+            request.sop_class_uid,
+            request.sop_instance_uid,
+            request.transfer_syntax.as_str(),
+            request.data,
+        );
+        files::write_atomically(
+            &self.dir,
+            &format!("{}.dcm", sanitize(request.sop_instance_uid)),
+            &file,
+        )?;
+        Ok(Status::SUCCESS.0)
+    }
+}
+
+fn progress_printer() -> impl FnMut(&RetrieveProgress) {
+    let interactive = std::io::stderr().is_terminal();
+    move |p| {
+        let line = match p {
+            RetrieveProgress::Stored {
+                sop_instance_uid,
+                status,
+            } => format!("received {sop_instance_uid} (0x{:04X})", status.0),
+            RetrieveProgress::Pending(c) => format!(
+                "remaining {} completed {} failed {} warning {}",
+                c.remaining.unwrap_or(0),
+                c.completed.unwrap_or(0),
+                c.failed.unwrap_or(0),
+                c.warning.unwrap_or(0)
+            ),
+            _ => return,
+        };
+        if interactive {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            tracing::info!("{line}");
+        }
+    }
+}
+
+fn report(outcome: &RetrieveOutcome, service: Service, what: &str) -> ExitCode {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    let c = outcome.sub_operations;
+    out!(
+        "{what}: final status {}; completed {}, failed {}, warning {}",
+        describe_status(outcome.status, service),
+        c.completed.unwrap_or(0),
+        c.failed.unwrap_or(0),
+        c.warning.unwrap_or(0)
+    );
+    for uid in &outcome.failed_sop_instance_uids {
+        out!("failed: {uid}");
+    }
+    if let Some(comment) = &outcome.detail.error_comment {
+        out!("error comment: {comment}");
+    }
+    if outcome.status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn retrieve_identifier(key_args: &[String]) -> Result<InMemDicomObject, String> {
+    let mut identifier = InMemDicomObject::new_empty();
+    keys::apply_keys(&mut identifier, key_args)?;
+    Ok(identifier)
+}
+
+fn get(scu: &ScuArgs, key_args: &[String], out: &Path) -> Result<ExitCode, String> {
+    let identifier = retrieve_identifier(key_args)?;
+    std::fs::create_dir_all(out).map_err(|e| format!("--out {}: {e}", out.display()))?;
+    let mut client = connect(scu, &[ScuService::HangingProtocolGet])?;
+    let store = Arc::new(OutDir {
+        dir: out.to_path_buf(),
+    });
+    let outcome = client
+        .get(
+            &uids::HANGING_PROTOCOL_GET,
+            &identifier,
+            store,
+            progress_printer(),
+        )
+        .map_err(|e| describe_error(&e, &scu.peer))?;
+    client
+        .release()
+        .map_err(|e| describe_error(&e, &scu.peer))?;
+    Ok(report(
+        &outcome,
+        Service::GetHangingProtocol,
+        &format!(
+            "C-GET: {} instance(s) written to {}",
+            outcome.received,
+            out.display()
+        ),
+    ))
+}
+
+fn move_to(scu: &ScuArgs, dest: &str, key_args: &[String]) -> Result<ExitCode, String> {
+    let identifier = retrieve_identifier(key_args)?;
+    let destination = ae(dest, "destination")?;
+    let mut client = connect(scu, &[ScuService::HangingProtocolMove])?;
+    let outcome = client
+        .move_to(
+            &uids::HANGING_PROTOCOL_MOVE,
+            &identifier,
+            &destination,
+            progress_printer(),
+        )
+        .map_err(|e| describe_error(&e, &scu.peer))?;
+    client
+        .release()
+        .map_err(|e| describe_error(&e, &scu.peer))?;
+    Ok(report(
+        &outcome,
+        Service::MoveHangingProtocol,
+        &format!("C-MOVE to {dest}"),
+    ))
+}
+
+#[allow(dead_code)]
+fn unused(_: &Uid) {}
