@@ -19,6 +19,7 @@ use dicomwire::service::{
 };
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
 use dicomwire_cli::{files, json, keys, sample};
+use dicomwire_mio::{MioServer, MioServerOptions};
 use dicomwire_std::{Client, ClientError, ClientOptions, RetrieveOutcome, Server, ServerOptions};
 
 /// Prints a line to stdout; a closed stdout (`| head`) ends the program quietly.
@@ -109,7 +110,7 @@ enum RetrieveModel {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum TransportKind {
-    /// One event loop for every association (not available yet).
+    /// One event loop for every association (handlers run on the loop thread).
     Mio,
     /// One thread per association.
     Std,
@@ -319,9 +320,6 @@ fn load_hanging_protocols(dir: &Path) -> Vec<dicomwire::service::StoredInstance>
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
-    if args.transport == TransportKind::Mio {
-        return Err("--transport mio is not available yet; use --transport std".into());
-    }
     let our_ae = ae(&args.ae_title, "our")?;
     let worklist = Arc::new(InMemoryWorklist::new(match &args.worklist {
         Some(dir) => load_worklist(dir),
@@ -382,11 +380,42 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .map(|dir| Arc::new(DirectoryStore { dir: dir.clone() }) as _),
         sub_association_config: AssociationConfig::default(),
     };
-    let mut options = ServerOptions::new(Arc::new(policy), Arc::new(handlers));
-    options.config = config;
-    options.max_associations = args.max_associations;
-    let server = Server::bind(&args.bind, options)
-        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let (policy, handlers) = (Arc::new(policy), Arc::new(handlers));
+    // Both transports serve the same options; they differ in how they run.
+    /// The address bound, how to ask the server to stop, and how to run it.
+    type Bound = (
+        std::net::SocketAddr,
+        Box<dyn Fn() + Send>,
+        Box<dyn FnOnce() -> std::io::Result<()>>,
+    );
+    let (addr, stop_server, run): Bound = match args.transport {
+        TransportKind::Std => {
+            let mut options = ServerOptions::new(policy, handlers);
+            options.config = config;
+            options.max_associations = args.max_associations;
+            let server = Server::bind(&args.bind, options)
+                .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+            let handle = server.shutdown_handle();
+            (
+                server.local_addr(),
+                Box::new(move || handle.shutdown()),
+                Box::new(move || server.run()),
+            )
+        }
+        TransportKind::Mio => {
+            let mut options = MioServerOptions::new(policy, handlers);
+            options.config = config;
+            options.max_associations = args.max_associations;
+            let server = MioServer::bind(&args.bind, options)
+                .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+            let handle = server.shutdown_handle();
+            (
+                server.local_addr(),
+                Box::new(move || handle.shutdown()),
+                Box::new(move || server.run()),
+            )
+        }
+    };
 
     // SIGINT / SIGTERM: stop accepting, finish or abort what is open.
     let stop = Arc::new(AtomicBool::new(false));
@@ -394,7 +423,6 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| format!("signal handler: {e}"))?;
     }
-    let handle = server.shutdown_handle();
     let (worklist_count, hp_count) = (worklist.len(), hanging.len());
     let (worklist_dir, hp_dir) = (args.worklist.clone(), args.hanging_protocols.clone());
     std::thread::spawn(move || {
@@ -418,10 +446,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             }
         }
         tracing::info!("shutting down");
-        handle.shutdown();
+        stop_server();
     });
 
-    let addr = server.local_addr();
     let serving = |dir: &Option<PathBuf>, what: &str| match dir {
         Some(d) => format!("{what} from {}", d.display()),
         None => format!("embedded sample {what}"),
@@ -438,7 +465,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .map_or(String::new(), |d| format!("; Storage to {}", d.display())),
     );
     let _ = std::io::stdout().flush();
-    server.run().map_err(|e| format!("server: {e}"))?;
+    run().map_err(|e| format!("server: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,8 +13,8 @@
 //!   `Øster^Åse`, `Nakamura^Haruki=中村^春樹=なかむら^はるき`) carry Specific Character Set
 //!   `ISO_IR 192`. Procedure and protocol codes use the local coding scheme `99DWSAMPLE`;
 //!   UIDs are `2.25` UIDs derived from a hash of a fixed name.
-//! - [`hanging_protocols`]: five Hanging Protocol Storage instances: "Chest CT 2-up with
-//!   prior", "Brain MR 4-up", "Mammo screening 4-up", "CR chest PA/LAT" and "PET-CT
+//! - [`hanging_protocols`]: five Hanging Protocol Storage instances: "Chest CT prior",
+//!   "Brain MR 4-up", "Mammo screen 4up", "CR chest PA/LAT" and "PET-CT
 //!   fusion", encoded in Explicit VR Little Endian.
 
 use dicom_core::header::Header;
@@ -267,19 +267,19 @@ const fn station(ae_title: &'static str, name: &'static str, location: &'static 
 }
 
 const CT_STATIONS: &[Station] = &[
-    station("CT01", "CT-A", "Radiology L1 CT 1"),
+    station("CT01", "CT-A", "Rad L1 CT 1"),
     station("CT02", "CT-B", "Emergency CT"),
 ];
 const MR_STATIONS: &[Station] = &[
-    station("MR01", "MR-1.5T", "Radiology L1 MR 1"),
-    station("MR02", "MR-3T", "Radiology L1 MR 2"),
+    station("MR01", "MR-1.5T", "Rad L1 MR 1"),
+    station("MR02", "MR-3T", "Rad L1 MR 2"),
 ];
 const US_STATIONS: &[Station] = &[
-    station("US01", "US-1", "Radiology L2 US 1"),
-    station("US02", "US-2", "Women's Health US"),
+    station("US01", "US-1", "Rad L2 US 1"),
+    station("US02", "US-2", "Womens Health US"),
 ];
-const CR_STATIONS: &[Station] = &[station("CR01", "XR-3", "Radiology L2 XR 3")];
-const DX_STATIONS: &[Station] = &[station("DX01", "DX-4", "Radiology L2 XR 4")];
+const CR_STATIONS: &[Station] = &[station("CR01", "XR-3", "Rad L2 XR 3")];
+const DX_STATIONS: &[Station] = &[station("DX01", "DX-4", "Rad L2 XR 4")];
 const MG_STATIONS: &[Station] = &[station("MG01", "MAMMO-1", "Breast Centre")];
 const NM_STATIONS: &[Station] = &[station("NM01", "GAMMA-1", "Nuclear Medicine")];
 const PT_STATIONS: &[Station] = &[station("PT01", "PETCT-1", "Nuclear Medicine")];
@@ -777,8 +777,8 @@ fn chest_ct_with_prior() -> Protocol {
     let axial = || filter_cs(tags::IMAGE_TYPE, 3, "AXIAL");
     let lung = || text(tags::VOI_TYPE, VR::CS, "LUNG");
     Protocol {
-        name: "Chest CT 2-up with prior",
-        description: "Current and most recent prior chest CT side by side: axial stacks in a lung window, scrolling together",
+        name: "Chest CT prior",
+        description: "Chest CT and its latest prior side by side, lung window, linked",
         level: "SITE",
         definitions: vec![definition("CT", CHEST, "", &["CTCHESTC", "CTLDCS"])],
         priors: 1,
@@ -827,7 +827,7 @@ fn brain_mr_4_up() -> Protocol {
     };
     Protocol {
         name: "Brain MR 4-up",
-        description: "Brain MR in a 2x2 grid: axial T1, T2, FLAIR and DWI, scrolling together",
+        description: "Brain MR 2x2: axial T1, T2, FLAIR and DWI, linked scrolling",
         level: "USER_GROUP",
         definitions: vec![definition("MR", BRAIN, "", &["MRBRAINWWO"])],
         priors: 0,
@@ -877,8 +877,8 @@ fn mammo_screening_4_up() -> Protocol {
         })
     };
     Protocol {
-        name: "Mammo screening 4-up",
-        description: "Screening mammography on two portrait 5 MP screens: RCC LCC | RMLO LMLO, chest walls facing",
+        name: "Mammo screen 4up",
+        description: "Screening mammo on two 5 MP screens: RCC LCC | RMLO LMLO",
         level: "SITE",
         definitions: vec![
             definition("MG", BREAST, "R", &["MGSCRBIL"]),
@@ -919,7 +919,7 @@ fn cr_chest_pa_lat() -> Protocol {
     };
     Protocol {
         name: "CR chest PA/LAT",
-        description: "Chest radiograph: frontal (PA or AP) view left, lateral view right",
+        description: "Chest radiograph: frontal view left, lateral view right",
         level: "MANUFACTURER",
         definitions: vec![definition("CR", CHEST, "", &["XRCHEST2V"])],
         priors: 0,
@@ -943,7 +943,7 @@ fn pet_ct_fusion() -> Protocol {
     let pet_inverted = || text(tags::SHOW_GRAYSCALE_INVERTED, VR::CS, "Y");
     Protocol {
         name: "PET-CT fusion",
-        description: "PET-CT: axial CT, axial PET and colour fusion on top, a coronal PET MIP below",
+        description: "PET-CT: axial CT, PET and fusion on top, coronal PET MIP below",
         level: "SINGLE_USER",
         definitions: vec![
             definition("PT", WHOLE_BODY, "", &["PTCTFDGWB"]),
@@ -1177,9 +1177,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "Chest CT 2-up with prior",
+                "Chest CT prior",
                 "Brain MR 4-up",
-                "Mammo screening 4-up",
+                "Mammo screen 4up",
                 "CR chest PA/LAT",
                 "PET-CT fusion"
             ]

@@ -486,3 +486,41 @@ fn k_arguments_build_identifiers() {
     let check = check_identifier(&HANGING_PROTOCOL, &keys::default_hanging_protocol_query());
     assert_eq!((check.invalid, check.unsupported.len()), (None, 0));
 }
+
+/// Every short text of the sample data fits its VR's maximum length (SH 16, LO 64, CS 16,
+/// AE 16), so strict peers (pydicom warns) take it as it is.
+#[test]
+fn sample_text_fits_its_value_representation() {
+    use dicom_core::VR;
+    fn check(object: &dicom_object::InMemDicomObject, path: &str) {
+        for element in object.iter() {
+            let vr = element.vr();
+            if let Some(items) = element.items() {
+                for item in items {
+                    check(item, path);
+                }
+                continue;
+            }
+            let max = match vr {
+                VR::SH | VR::CS | VR::AE => 16,
+                VR::LO => 64,
+                _ => continue,
+            };
+            if let Ok(values) = element.value().to_multi_str() {
+                for v in values.iter() {
+                    assert!(
+                        v.trim().chars().count() <= max,
+                        "{path}: {:?} {vr:?} value {v:?} is longer than {max}",
+                        element.header().tag
+                    );
+                }
+            }
+        }
+    }
+    for p in dicomwire_cli::sample::hanging_protocols() {
+        check(&p.object, "hanging protocol");
+    }
+    for item in dicomwire_cli::sample::worklist((2026, 11, 22)) {
+        check(&item, "worklist item");
+    }
+}

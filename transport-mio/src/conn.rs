@@ -1,0 +1,339 @@
+//! One accepted connection: its association, its SCP, and its C-MOVE sub-associations.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Instant;
+
+use dicomwire::service::{ConnectRequest, Scp, SubAssociationId};
+use dicomwire::ul::{AcceptOptions, Association, Event, RejectReason, State};
+use mio::net::TcpStream;
+use mio::{Interest, Registry};
+use slab::Slab;
+
+use crate::pipe::Pipe;
+use crate::server::{MioServerOptions, sub_token};
+
+/// How many read/process/write rounds one connection gets per turn of the loop.
+const ROUNDS_PER_TURN: usize = 32;
+
+/// A C-MOVE sub-association's socket.
+struct SubSocket {
+    pipe: Pipe,
+    /// Its key in the loop's table of sub-association tokens.
+    slot: usize,
+    /// While the TCP connection is being opened: when to give up.
+    connect_deadline: Option<Instant>,
+}
+
+/// What the loop needs to drive a connection.
+pub(crate) struct Ctx<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) options: &'a MioServerOptions,
+    /// Sub-association tokens: slot to (connection key, sub-association id).
+    pub(crate) sub_slots: &'a mut Slab<(usize, SubAssociationId)>,
+    pub(crate) scratch: &'a mut [u8],
+    pub(crate) shutting_down: bool,
+}
+
+/// An accepted connection.
+pub(crate) struct Conn {
+    key: usize,
+    peer: SocketAddr,
+    pipe: Pipe,
+    assoc: Association,
+    scp: Scp,
+    over_limit: bool,
+    subs: HashMap<SubAssociationId, SubSocket>,
+    /// Shutdown gave up on it: drop it now.
+    killed: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        key: usize,
+        peer: SocketAddr,
+        pipe: Pipe,
+        options: &MioServerOptions,
+        over_limit: bool,
+    ) -> Self {
+        let assoc = Association::acceptor(
+            Instant::now(),
+            options.config.clone(),
+            Arc::clone(&options.policy),
+        );
+        Self {
+            key,
+            peer,
+            pipe,
+            assoc,
+            scp: Scp::new(Arc::clone(&options.handlers)),
+            over_limit,
+            subs: HashMap::new(),
+            killed: false,
+        }
+    }
+
+    /// A readiness event for the connection's own socket.
+    pub(crate) fn ready(&mut self, readable: bool) {
+        self.pipe.readable |= readable;
+    }
+
+    /// A readiness event for sub-association `id`'s socket.
+    pub(crate) fn sub_ready(&mut self, id: SubAssociationId, readable: bool) {
+        if let Some(s) = self.subs.get_mut(&id) {
+            s.pipe.readable |= readable;
+        }
+    }
+
+    /// The earliest deadline of the association, its sub-associations and their
+    /// connection attempts.
+    pub(crate) fn deadline(&mut self) -> Option<Instant> {
+        let mut earliest = self.assoc.poll_timeout();
+        let mut consider = |d: Option<Instant>| {
+            if let Some(d) = d {
+                earliest = Some(earliest.map_or(d, |e| e.min(d)));
+            }
+        };
+        for (id, s) in &self.subs {
+            consider(s.connect_deadline);
+            consider(self.scp.sub_association(*id).and_then(|a| a.poll_timeout()));
+        }
+        earliest
+    }
+
+    /// Whether the connection is over and can be dropped.
+    pub(crate) fn finished(&self) -> bool {
+        self.killed || (self.assoc.is_closed() && self.subs.is_empty())
+    }
+
+    /// Deregisters every socket and frees the sub-association slots.
+    pub(crate) fn close(
+        mut self,
+        registry: &Registry,
+        sub_slots: &mut Slab<(usize, SubAssociationId)>,
+    ) {
+        let _ = self.pipe.set_interest(registry, None);
+        for (_, mut s) in self.subs.drain() {
+            let _ = s.pipe.set_interest(registry, None);
+            sub_slots.try_remove(s.slot);
+        }
+        tracing::debug!(peer = %self.peer, "connection closed");
+    }
+
+    /// Shutdown: release when idle; after the grace period, abort (or just close a
+    /// connection that never asked to associate).
+    pub(crate) fn shutdown_step(&mut self, grace_over: bool) {
+        let now = Instant::now();
+        if self.assoc.state() == State::Established && self.scp.is_idle() {
+            let _ = self.assoc.release(now);
+        } else if grace_over {
+            if matches!(self.assoc.state(), State::AwaitingAssociateRq | State::Idle) {
+                self.killed = true;
+            } else if self.assoc.abort(now).is_err() {
+                tracing::warn!(peer = %self.peer, state = %self.assoc.state(), "shutdown: closing");
+                self.killed = true;
+            }
+        }
+    }
+
+    /// Moves bytes, events and time until nothing moves or the round budget is spent;
+    /// then makes the registrations follow the associations. Returns true when work is
+    /// left for another turn.
+    pub(crate) fn drive(&mut self, ctx: &mut Ctx<'_>) -> io::Result<bool> {
+        let now = Instant::now();
+        self.assoc.handle_timeout(now);
+        for id in self.subs.keys() {
+            if let Some(a) = self.scp.sub_association(*id) {
+                a.handle_timeout(now);
+            }
+        }
+        let mut more = true;
+        for _ in 0..ROUNDS_PER_TURN {
+            if !self.round(ctx)? {
+                more = false;
+                break;
+            }
+        }
+        self.pipe.update_interest(ctx.registry, &self.assoc)?;
+        for (id, s) in &mut self.subs {
+            if s.connect_deadline.is_none() {
+                if let Some(a) = self.scp.sub_association(*id) {
+                    s.pipe.update_interest(ctx.registry, a)?;
+                }
+            }
+        }
+        Ok(more)
+    }
+
+    /// One round; returns whether anything moved.
+    fn round(&mut self, ctx: &mut Ctx<'_>) -> io::Result<bool> {
+        let mut moved = self.pipe.receive(&mut self.assoc, ctx.scratch);
+        let now = Instant::now();
+        while let Some(event) = self.assoc.poll_event() {
+            moved = true;
+            self.on_event(event, now, ctx.shutting_down);
+        }
+        self.scp.poll(&mut self.assoc, now);
+        while let Some(request) = self.scp.poll_connect() {
+            moved = true;
+            self.start_connect(request, ctx)?;
+        }
+        let ids: Vec<SubAssociationId> = self.subs.keys().copied().collect();
+        for id in ids {
+            moved |= self.drive_sub(id, ctx);
+        }
+        moved |= self.pipe.send(&mut self.assoc);
+        Ok(moved)
+    }
+
+    fn on_event(&mut self, event: Event, now: Instant, shutting_down: bool) {
+        let assoc = &mut self.assoc;
+        match event {
+            Event::AssociationRequested(incoming) => {
+                if self.over_limit {
+                    tracing::warn!(peer = %self.peer, "too many associations; rejecting (local-limit-exceeded)");
+                    let _ = assoc.reject(now, incoming, RejectReason::LocalLimitExceeded);
+                } else if shutting_down {
+                    let _ = assoc.reject(now, incoming, RejectReason::TemporaryCongestion);
+                } else {
+                    let request = incoming.request();
+                    tracing::info!(peer = %self.peer, calling = %request.calling_ae_title, called = %request.called_ae_title, "association requested");
+                    let _ = assoc.accept(now, incoming, AcceptOptions::default());
+                }
+            }
+            Event::Established(n) => {
+                tracing::info!(peer = %self.peer, calling = %n.calling_ae_title, accepted = n.accepted().count(), "association established");
+            }
+            Event::ReleaseRequested { .. } => {
+                let _ = assoc.release_response(now);
+            }
+            Event::Rejected(r) => tracing::info!(peer = %self.peer, %r, "association rejected"),
+            Event::Aborted(a) => {
+                tracing::info!(peer = %self.peer, %a, "association aborted");
+                self.scp.handle_event(assoc, now, Event::Aborted(a));
+            }
+            Event::Released => tracing::info!(peer = %self.peer, "association released"),
+            other => {
+                if let Some(rest) = self.scp.handle_event(assoc, now, other) {
+                    tracing::debug!(event = ?rest, "event not handled");
+                }
+            }
+        }
+    }
+
+    /// Starts a non-blocking connect for a sub-association, registered WRITABLE.
+    fn start_connect(&mut self, request: ConnectRequest, ctx: &mut Ctx<'_>) -> io::Result<()> {
+        let now = Instant::now();
+        let addr = request
+            .destination
+            .to_string()
+            .to_socket_addrs()
+            .and_then(|mut addrs| {
+                addrs
+                    .next()
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+            });
+        let mut stream = match addr.and_then(TcpStream::connect) {
+            Ok(s) => s,
+            Err(e) => {
+                self.scp.sub_connect_failed(request.id, now, &e.to_string());
+                return Ok(());
+            }
+        };
+        let entry = ctx.sub_slots.vacant_entry();
+        let slot = entry.key();
+        let token = sub_token(slot);
+        if let Err(e) = ctx
+            .registry
+            .register(&mut stream, token, Interest::WRITABLE)
+        {
+            self.scp.sub_connect_failed(request.id, now, &e.to_string());
+            return Ok(());
+        }
+        entry.insert((self.key, request.id));
+        let mut pipe = Pipe::new(stream, token, Interest::WRITABLE);
+        pipe.readable = false;
+        self.subs.insert(
+            request.id,
+            SubSocket {
+                pipe,
+                slot,
+                connect_deadline: Some(now + ctx.options.connect_timeout),
+            },
+        );
+        Ok(())
+    }
+
+    /// Moves one sub-association along; returns whether anything moved.
+    fn drive_sub(&mut self, id: SubAssociationId, ctx: &mut Ctx<'_>) -> bool {
+        let now = Instant::now();
+        let Some(sock) = self.subs.get_mut(&id) else {
+            return false;
+        };
+        let mut moved = false;
+        if let Some(deadline) = sock.connect_deadline {
+            match connect_result(&sock.pipe.stream) {
+                Some(Ok(())) => {
+                    let _ = sock.pipe.stream.set_nodelay(true);
+                    sock.connect_deadline = None;
+                    sock.pipe.readable = true;
+                    self.scp.sub_connected(id, now);
+                    moved = true;
+                }
+                Some(Err(e)) => {
+                    self.scp.sub_connect_failed(id, now, &e.to_string());
+                    self.remove_sub(id, ctx);
+                    return true;
+                }
+                None if now >= deadline => {
+                    self.scp.sub_connect_failed(id, now, "connection timed out");
+                    self.remove_sub(id, ctx);
+                    return true;
+                }
+                None => return false,
+            }
+        }
+        let Some(sock) = self.subs.get_mut(&id) else {
+            return moved;
+        };
+        if let Some(sub) = self.scp.sub_association(id) {
+            moved |= sock.pipe.receive(sub, ctx.scratch);
+        }
+        let alive = self.scp.handle_sub_events(&mut self.assoc, id, now);
+        let finished = match self.scp.sub_association(id) {
+            Some(sub) => {
+                moved |= sock.pipe.send(sub);
+                sub.is_closed()
+            }
+            None => true,
+        };
+        if !alive || finished {
+            self.remove_sub(id, ctx);
+            moved = true;
+        }
+        moved
+    }
+
+    fn remove_sub(&mut self, id: SubAssociationId, ctx: &mut Ctx<'_>) {
+        if let Some(mut s) = self.subs.remove(&id) {
+            let _ = s.pipe.set_interest(ctx.registry, None);
+            let _ = s.pipe.stream.shutdown(std::net::Shutdown::Both);
+            ctx.sub_slots.try_remove(s.slot);
+        }
+    }
+}
+
+/// Whether a non-blocking connect finished: `None` while it is still in progress.
+fn connect_result(stream: &TcpStream) -> Option<io::Result<()>> {
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => return Some(Err(e)),
+        Ok(None) => {}
+    }
+    match stream.peer_addr() {
+        Ok(_) => Some(Ok(())),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+        Err(e) => Some(Err(e)),
+    }
+}

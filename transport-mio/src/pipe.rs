@@ -1,0 +1,198 @@
+//! One non-blocking socket and the bytes in flight between it and an association.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::time::Instant;
+
+use dicomwire::ul::Association;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::server::MAX_QUEUED_OUTGOING;
+
+/// How many bytes of PDUs are gathered before one `write`.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// A socket, its registration, the input its association refused and the output not yet
+/// written.
+pub(crate) struct Pipe {
+    pub(crate) stream: TcpStream,
+    token: Token,
+    /// The interest registered, `None` when deregistered.
+    interest: Option<Interest>,
+    /// The socket reported readable and no read has returned `WouldBlock` since.
+    pub(crate) readable: bool,
+    /// Bytes read that the association did not take yet.
+    pending: Vec<u8>,
+    /// Bytes taken from the association, sent up to `written`.
+    unsent: Vec<u8>,
+    written: usize,
+    /// The socket is finished with (end of stream, an error, or we closed it).
+    pub(crate) closed: bool,
+}
+
+impl Pipe {
+    /// A pipe for `stream`, already registered with `interest` under `token`.
+    pub(crate) fn new(stream: TcpStream, token: Token, interest: Interest) -> Self {
+        Self {
+            stream,
+            token,
+            interest: Some(interest),
+            readable: true,
+            pending: Vec::new(),
+            unsent: Vec::new(),
+            written: 0,
+            closed: false,
+        }
+    }
+
+    /// Whether the association may be given input: it wants it, and its outgoing queue
+    /// is below the bound (otherwise a peer that never reads could grow it forever).
+    fn may_take_input(&self, assoc: &Association) -> bool {
+        !self.closed && assoc.wants_read() && assoc.queued_messages() < MAX_QUEUED_OUTGOING
+    }
+
+    /// Offers refused input again, or reads one chunk and offers it. Returns whether
+    /// anything changed.
+    pub(crate) fn receive(&mut self, assoc: &mut Association, scratch: &mut [u8]) -> bool {
+        if !self.may_take_input(assoc) {
+            return false;
+        }
+        let now = Instant::now();
+        if !self.pending.is_empty() {
+            return match assoc.handle_input(now, &self.pending) {
+                Ok(taken) => {
+                    self.pending.drain(..taken);
+                    taken > 0
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "input discarded");
+                    self.pending.clear();
+                    true
+                }
+            };
+        }
+        if !self.readable {
+            return false;
+        }
+        match self.stream.read(scratch) {
+            Ok(0) => {
+                tracing::debug!("peer closed the connection");
+                self.lost(assoc, now);
+                true
+            }
+            Ok(n) => {
+                match assoc.handle_input(now, &scratch[..n]) {
+                    Ok(taken) => self.pending.extend_from_slice(&scratch[taken..n]),
+                    Err(e) => tracing::debug!(error = %e, "input discarded"),
+                }
+                true
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                self.readable = false;
+                false
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "read failed; treating as closed");
+                self.lost(assoc, now);
+                true
+            }
+        }
+    }
+
+    /// Writes what is unsent, taking more from the association as the socket accepts
+    /// it; closes the socket once the association asked for it and everything is sent.
+    /// Returns whether anything changed.
+    pub(crate) fn send(&mut self, assoc: &mut Association) -> bool {
+        let mut moved = false;
+        loop {
+            let now = Instant::now();
+            if self.written == self.unsent.len() {
+                self.unsent.clear();
+                self.written = 0;
+                while self.unsent.len() < WRITE_BATCH
+                    && assoc.poll_transmit(now, &mut self.unsent).is_some()
+                {
+                    moved = true;
+                }
+                if self.unsent.is_empty() {
+                    break;
+                }
+            }
+            if self.closed {
+                // Nowhere to send it: the association already heard the transport close.
+                self.unsent.clear();
+                self.written = 0;
+                continue;
+            }
+            match self.stream.write(&self.unsent[self.written..]) {
+                Ok(0) => {
+                    self.lost(assoc, now);
+                    moved = true;
+                }
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "write failed; treating as closed");
+                    self.lost(assoc, now);
+                    moved = true;
+                }
+            }
+        }
+        if assoc.should_close_transport() && !self.closed && self.written == self.unsent.len() {
+            let _ = self.stream.shutdown(Shutdown::Both);
+            self.lost(assoc, Instant::now());
+            moved = true;
+        }
+        moved
+    }
+
+    /// The transport is gone: tell the association, forget buffered bytes.
+    fn lost(&mut self, assoc: &mut Association, now: Instant) {
+        self.closed = true;
+        self.readable = false;
+        self.pending = Vec::new();
+        self.unsent.clear();
+        self.written = 0;
+        assoc.handle_transport_closed(now);
+    }
+
+    /// Makes the registration follow what the association wants: READABLE while it
+    /// may take input and nothing refused waits, WRITABLE while bytes are unsent.
+    pub(crate) fn update_interest(
+        &mut self,
+        registry: &Registry,
+        assoc: &Association,
+    ) -> io::Result<()> {
+        let read = self.may_take_input(assoc) && self.pending.is_empty();
+        let write = !self.closed && self.written < self.unsent.len();
+        let wanted = match (read, write) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        };
+        self.set_interest(registry, wanted)
+    }
+
+    /// Registers `wanted` (or deregisters), with a system call only on a change.
+    pub(crate) fn set_interest(
+        &mut self,
+        registry: &Registry,
+        wanted: Option<Interest>,
+    ) -> io::Result<()> {
+        if wanted == self.interest {
+            return Ok(());
+        }
+        match (self.interest, wanted) {
+            (None, Some(i)) => registry.register(&mut self.stream, self.token, i)?,
+            (Some(_), Some(i)) => registry.reregister(&mut self.stream, self.token, i)?,
+            (Some(_), None) => registry.deregister(&mut self.stream)?,
+            (None, None) => {}
+        }
+        self.interest = wanted;
+        Ok(())
+    }
+}
