@@ -137,7 +137,7 @@ struct ServeArgs {
     #[arg(long = "move-destination")]
     move_destinations: Vec<String>,
     /// The transport.
-    #[arg(long, value_enum, default_value = "std")]
+    #[arg(long, value_enum, default_value = "mio")]
     transport: TransportKind,
     /// The most associations at once.
     #[arg(long, default_value_t = 64)]

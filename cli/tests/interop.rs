@@ -221,12 +221,15 @@ impl Drop for Peer {
 }
 
 /// `dicomwire serve` on a port of its choosing, with `args`; returns the guard and the
-/// port it printed.
+/// port it printed. `DICOMWIRE_SERVE_TRANSPORT` (`mio`, the default, or `std`) picks the transport, so
+/// the same suite runs against both.
 fn serve(args: &[&str]) -> (Peer, u16) {
+    let transport = std::env::var("DICOMWIRE_SERVE_TRANSPORT").unwrap_or_else(|_| "mio".into());
     let mut peer = Peer::spawn(
         "dicomwire serve",
         Command::new(DICOMWIRE)
             .args(["serve", "--bind", "127.0.0.1:0", "--artim-timeout", "10"])
+            .args(["--transport", transport.as_str()])
             .args(args),
     );
     let line = peer.wait_for_line("dicomwire serving on ");
