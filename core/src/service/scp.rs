@@ -325,8 +325,19 @@ impl Scp {
                 self.respond(assoc, now, context_id, rsp, None);
             }
             Message::CCancelRq(c) => {
-                tracing::info!(id = c.message_id_being_responded_to, "C-CANCEL-RQ received");
-                self.cancelled.insert(c.message_id_being_responded_to);
+                let id = c.message_id_being_responded_to;
+                // Only an operation in progress can be cancelled; a stray ID kept here
+                // would cancel a later request that reuses it.
+                let running = self.jobs.iter().any(|job| match job {
+                    Job::Find(f) => f.message_id == id,
+                    Job::Retrieve(r) => r.message_id == id,
+                });
+                if running {
+                    tracing::info!(id, "C-CANCEL-RQ received");
+                    self.cancelled.insert(id);
+                } else {
+                    tracing::debug!(id, "C-CANCEL-RQ for no operation in progress; ignored");
+                }
             }
             Message::CFindRq(rq) => {
                 let request = Message::CFindRq(rq.clone());

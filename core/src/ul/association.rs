@@ -644,6 +644,7 @@ impl Association {
                 };
                 let pdu_type = PduType::from_code(pdu[0]).unwrap_or(PduType::Abort);
                 out.extend_from_slice(&pdu);
+                tracing::debug!(state = %self.state, pdu = pdu_type.name(), len = pdu.len(), "PDU sent");
                 Some(Transmit {
                     pdu_type,
                     len: pdu.len(),
@@ -655,6 +656,7 @@ impl Association {
                     .as_deref()
                     .map_or(self.config.max_send_pdu_length, |n| n.send_max_pdu_length);
                 let len = message.write_pdu(out, max);
+                tracing::trace!(pdu = "P-DATA-TF", len, "PDU sent");
                 if message.is_done() {
                     self.outq.pop_front();
                 }
