@@ -6,4 +6,5 @@
 
 pub mod capture;
 pub mod pair;
+pub mod services;
 pub mod spec;

@@ -766,7 +766,14 @@ impl Scp {
             move_originator: rq.move_originator_ae_title.as_deref(),
         };
         match catch_unwind(AssertUnwindSafe(|| handler.store(&request))) {
-            Ok(Ok(code)) => Status(code),
+            Ok(Ok(code)) if Status(code).is_valid_for(Service::Store) => Status(code),
+            Ok(Ok(code)) => {
+                tracing::warn!(
+                    code = format_args!("0x{code:04X}"),
+                    "C-STORE handler gave a status not valid for C-STORE"
+                );
+                Status::HANDLER_INVALID_STATUS
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "C-STORE handler failed");
                 Status::STORE_HANDLER_FAILED
