@@ -1,5 +1,6 @@
 //! The event loop: a listener, a waker, and a slab of connections on one `Poll`.
 
+use std::collections::BTreeSet;
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -173,6 +174,10 @@ impl MioServer {
         let mut listening = true;
         let mut shutdown_since: Option<Instant> = None;
         let mut again: Vec<usize> = Vec::new();
+        // Every connection's earliest deadline, ordered, so that neither the poll timeout
+        // nor the deadlines due cost a pass over all connections. A deadline only changes
+        // when its connection is driven, and each driven connection is rescheduled.
+        let mut timers = Timers::default();
         // Beyond this many connections, new ones are closed without a word.
         let hard_limit = options
             .max_associations
@@ -182,11 +187,7 @@ impl MioServer {
         loop {
             // Sleep until the earliest deadline (or at once if work is left over).
             let now = Instant::now();
-            let mut timeout = conns
-                .iter_mut()
-                .filter_map(|(_, c)| c.deadline())
-                .min()
-                .map(|d| d.saturating_duration_since(now));
+            let mut timeout = timers.earliest().map(|d| d.saturating_duration_since(now));
             if !again.is_empty() {
                 timeout = Some(Duration::ZERO);
             }
@@ -238,11 +239,7 @@ impl MioServer {
 
             // Deadlines due.
             let now = Instant::now();
-            for (key, c) in conns.iter_mut() {
-                if c.deadline().is_some_and(|d| d <= now) {
-                    touched.push(key);
-                }
-            }
+            timers.due(now, &mut touched);
 
             // Shutdown: stop accepting; release the idle, abort the rest after grace.
             if flag.load(Ordering::SeqCst) {
@@ -279,12 +276,16 @@ impl MioServer {
                         tracing::warn!(error = %e, "registration failed; dropping the connection");
                         let c = conns.remove(key);
                         c.close(ctx.registry, ctx.sub_slots);
+                        timers.set(key, None);
                         continue;
                     }
                 }
                 if c.finished() {
                     let c = conns.remove(key);
                     c.close(ctx.registry, ctx.sub_slots);
+                    timers.set(key, None);
+                } else {
+                    timers.set(key, c.deadline());
                 }
             }
             again.retain(|k| conns.contains(*k));
@@ -293,6 +294,45 @@ impl MioServer {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The connections' deadlines: by connection key, and ordered by time.
+#[derive(Default)]
+struct Timers {
+    by_key: Vec<Option<Instant>>,
+    ordered: BTreeSet<(Instant, usize)>,
+}
+
+impl Timers {
+    /// Sets (or clears) connection `key`'s deadline.
+    fn set(&mut self, key: usize, deadline: Option<Instant>) {
+        if self.by_key.len() <= key {
+            self.by_key.resize(key + 1, None);
+        }
+        let old = std::mem::replace(&mut self.by_key[key], deadline);
+        if old == deadline {
+            return;
+        }
+        if let Some(d) = old {
+            self.ordered.remove(&(d, key));
+        }
+        if let Some(d) = deadline {
+            self.ordered.insert((d, key));
+        }
+    }
+
+    fn earliest(&self) -> Option<Instant> {
+        self.ordered.first().map(|&(d, _)| d)
+    }
+
+    /// Adds the connections whose deadline is not after `now` to `touched`.
+    fn due(&self, now: Instant, touched: &mut Vec<usize>) {
+        touched.extend(
+            self.ordered
+                .range(..=(now, usize::MAX))
+                .map(|&(_, key)| key),
+        );
     }
 }
 
