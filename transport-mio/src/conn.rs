@@ -6,8 +6,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Instant;
 
-use dicomwire::service::{ConnectRequest, Scp, SubAssociationId};
-use dicomwire::ul::{AcceptOptions, Association, Event, RejectReason, State};
+use dicomwire::service::{Admission, ConnectRequest, Scp, ShutdownStep, SubAssociationId};
+use dicomwire::ul::{Association, Event};
 use mio::net::TcpStream;
 use mio::{Interest, Registry};
 use slab::Slab;
@@ -126,15 +126,9 @@ impl Conn {
     /// connection that never asked to associate).
     pub(crate) fn shutdown_step(&mut self, grace_over: bool) {
         let now = Instant::now();
-        if self.assoc.state() == State::Established && self.scp.is_idle() {
-            let _ = self.assoc.release(now);
-        } else if grace_over {
-            if matches!(self.assoc.state(), State::AwaitingAssociateRq | State::Idle) {
-                self.killed = true;
-            } else if self.assoc.abort(now).is_err() {
-                tracing::warn!(peer = %self.peer, state = %self.assoc.state(), "shutdown: closing");
-                self.killed = true;
-            }
+        if self.scp.shutdown_step(&mut self.assoc, now, grace_over) == ShutdownStep::CloseTransport
+        {
+            self.killed = true;
         }
     }
 
@@ -189,38 +183,15 @@ impl Conn {
     }
 
     fn on_event(&mut self, event: Event, now: Instant, shutting_down: bool) {
-        let assoc = &mut self.assoc;
-        match event {
-            Event::AssociationRequested(incoming) => {
-                if self.over_limit {
-                    tracing::warn!(peer = %self.peer, "too many associations; rejecting (local-limit-exceeded)");
-                    let _ = assoc.reject(now, incoming, RejectReason::LocalLimitExceeded);
-                } else if shutting_down {
-                    let _ = assoc.reject(now, incoming, RejectReason::TemporaryCongestion);
-                } else {
-                    let request = incoming.request();
-                    tracing::info!(peer = %self.peer, calling = %request.calling_ae_title, called = %request.called_ae_title, "association requested");
-                    let _ = assoc.accept(now, incoming, AcceptOptions::default());
-                }
-            }
-            Event::Established(n) => {
-                tracing::info!(peer = %self.peer, calling = %n.calling_ae_title, accepted = n.accepted().count(), "association established");
-            }
-            Event::ReleaseRequested { .. } => {
-                let _ = assoc.release_response(now);
-            }
-            Event::Rejected(r) => tracing::info!(peer = %self.peer, %r, "association rejected"),
-            Event::Aborted(a) => {
-                tracing::info!(peer = %self.peer, %a, "association aborted");
-                self.scp.handle_event(assoc, now, Event::Aborted(a));
-            }
-            Event::Released => tracing::info!(peer = %self.peer, "association released"),
-            other => {
-                if let Some(rest) = self.scp.handle_event(assoc, now, other) {
-                    tracing::debug!(event = ?rest, "event not handled");
-                }
-            }
-        }
+        let admission = if self.over_limit {
+            Admission::OverLimit
+        } else if shutting_down {
+            Admission::ShuttingDown
+        } else {
+            Admission::Open
+        };
+        let _span = tracing::info_span!("assoc", peer = %self.peer).entered();
+        self.scp.serve_event(&mut self.assoc, now, event, admission);
     }
 
     /// Starts a non-blocking connect for a sub-association, registered WRITABLE.

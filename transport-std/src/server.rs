@@ -15,10 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use dicomwire::service::{Handlers, Scp, SubAssociationId};
-use dicomwire::ul::{
-    AcceptOptions, AcceptorPolicy, Association, AssociationConfig, Event, RejectReason, State,
-};
+use dicomwire::service::{Admission, Handlers, Scp, ShutdownStep, SubAssociationId};
+use dicomwire::ul::{AcceptorPolicy, Association, AssociationConfig};
 
 use crate::wire::flush;
 
@@ -273,41 +271,16 @@ fn serve_association(
         loop {
             let now = Instant::now();
             let mut moved = false;
+            let admission = if over_limit {
+                Admission::OverLimit
+            } else if shutdown.load(Ordering::SeqCst) {
+                Admission::ShuttingDown
+            } else {
+                Admission::Open
+            };
             while let Some(event) = assoc.poll_event() {
                 moved = true;
-                match event {
-                    Event::AssociationRequested(incoming) => {
-                        if over_limit {
-                            tracing::warn!(
-                                "too many associations; rejecting (local-limit-exceeded)"
-                            );
-                            let _ = assoc.reject(now, incoming, RejectReason::LocalLimitExceeded);
-                        } else if shutdown.load(Ordering::SeqCst) {
-                            let _ = assoc.reject(now, incoming, RejectReason::TemporaryCongestion);
-                        } else {
-                            let request = incoming.request();
-                            tracing::info!(calling = %request.calling_ae_title, called = %request.called_ae_title, "association requested");
-                            let _ = assoc.accept(now, incoming, AcceptOptions::default());
-                        }
-                    }
-                    Event::Established(n) => {
-                        tracing::info!(calling = %n.calling_ae_title, accepted = n.accepted().count(), "association established");
-                    }
-                    Event::ReleaseRequested { .. } => {
-                        let _ = assoc.release_response(now);
-                    }
-                    Event::Rejected(r) => tracing::info!(%r, "association rejected"),
-                    Event::Aborted(a) => {
-                        tracing::info!(%a, "association aborted");
-                        scp.handle_event(&mut assoc, now, Event::Aborted(a));
-                    }
-                    Event::Released => tracing::info!("association released"),
-                    other => {
-                        if let Some(rest) = scp.handle_event(&mut assoc, now, other) {
-                            tracing::debug!(event = ?rest, "event not handled");
-                        }
-                    }
-                }
+                scp.serve_event(&mut assoc, now, event, admission);
             }
             scp.poll(&mut assoc, now);
             while let Some(request) = scp.poll_connect() {
@@ -385,19 +358,14 @@ fn serve_association(
         if assoc.is_closed() && subs.is_empty() {
             break;
         }
-        // Shutdown: release when idle; abort after the grace period.
+        // Shutdown: release when idle; abort after the grace period (the core decides).
         if shutdown.load(Ordering::SeqCst) {
             let since = *shutdown_since.get_or_insert_with(Instant::now);
             let now = Instant::now();
-            if assoc.state() == State::Established && scp.is_idle() {
-                let _ = assoc.release(now);
-            } else if now.duration_since(since) > options.shutdown_grace {
-                tracing::warn!("shutdown grace period over; aborting");
-                let _ = assoc.abort(now);
-                if assoc.state() == State::AwaitingAssociateRq {
-                    let _ = writer.shutdown(Shutdown::Both);
-                    break;
-                }
+            let grace_over = now.duration_since(since) > options.shutdown_grace;
+            if scp.shutdown_step(&mut assoc, now, grace_over) == ShutdownStep::CloseTransport {
+                let _ = writer.shutdown(Shutdown::Both);
+                break;
             }
             let _ = flush(&mut writer, &mut assoc, &mut out);
         }

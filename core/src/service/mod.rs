@@ -26,7 +26,7 @@ pub use provider::{
     MoveDestinations, Reply, RetrieveHandler, RetrieveItem, RetrieveRequest, RetrieveSet,
     StoreHandler, StoreRequest,
 };
-pub use scp::{ConnectRequest, Handlers, Scp, SubAssociationId};
+pub use scp::{Admission, ConnectRequest, Handlers, Scp, ShutdownStep, SubAssociationId};
 
 pub use matching::{MatchOptions, match_identifier, matches_value};
 pub use model::{

@@ -35,8 +35,32 @@ use crate::dimse::{
 };
 use crate::pdu::{AeTitle, PresentationContextId, Uid};
 use crate::ul::{
-    Association, AssociationConfig, AssociationRequest, Event, Negotiated, ProposedContext,
+    AcceptOptions, Association, AssociationConfig, AssociationRequest, Event, Negotiated,
+    ProposedContext, RejectReason, State,
 };
+
+/// Whether a server may take one more association; the transport knows the count, the
+/// core decides the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Accept it (subject to the acceptor policy already applied by the core).
+    Open,
+    /// The server holds its maximum: reject, transient, local-limit-exceeded.
+    OverLimit,
+    /// The server is shutting down: reject, transient, temporary-congestion.
+    ShuttingDown,
+}
+
+/// What [`Scp::shutdown_step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownStep {
+    /// Nothing yet: an operation is still running and the grace period is not over.
+    Waiting,
+    /// An A-RELEASE-RQ or A-ABORT was queued; keep driving until the association closes.
+    Closing,
+    /// No association to end (none asked for, or already over): close the socket.
+    CloseTransport,
+}
 
 /// The handlers an SCP serves with. Absent handlers mean the service is not offered: a
 /// request for it gets 0x0122 (SOP class not supported).
@@ -288,6 +312,86 @@ impl Scp {
     /// Whether no operation is in progress and no sub-association is open.
     pub fn is_idle(&self) -> bool {
         self.jobs.is_empty() && self.finished_subs.is_empty()
+    }
+
+    /// Everything a server does with one event of its association: answers the
+    /// A-ASSOCIATE indication per `admission`, answers a release request, and gives DIMSE
+    /// messages to [`handle_event`](Self::handle_event). The transports call this and
+    /// decide nothing themselves.
+    pub fn serve_event(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        event: Event,
+        admission: Admission,
+    ) {
+        match event {
+            Event::AssociationRequested(incoming) => {
+                let result = match admission {
+                    Admission::OverLimit => {
+                        tracing::warn!("too many associations; rejecting (local-limit-exceeded)");
+                        assoc.reject(now, incoming, RejectReason::LocalLimitExceeded)
+                    }
+                    Admission::ShuttingDown => {
+                        tracing::info!("shutting down; rejecting (temporary-congestion)");
+                        assoc.reject(now, incoming, RejectReason::TemporaryCongestion)
+                    }
+                    Admission::Open => {
+                        let request = incoming.request();
+                        tracing::info!(calling = %request.calling_ae_title, called = %request.called_ae_title, "association requested");
+                        assoc.accept(now, incoming, AcceptOptions::default())
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "cannot answer the association request");
+                }
+            }
+            Event::Established(n) => {
+                tracing::info!(calling = %n.calling_ae_title, accepted = n.accepted().count(), "association established");
+            }
+            Event::ReleaseRequested { .. } => {
+                if let Err(e) = assoc.release_response(now) {
+                    tracing::warn!(error = %e, "cannot answer the release request");
+                }
+            }
+            Event::Rejected(r) => tracing::info!(%r, "association rejected"),
+            Event::Released => tracing::info!("association released"),
+            other => {
+                if let Event::Aborted(a) = &other {
+                    tracing::info!(%a, "association aborted");
+                }
+                if let Some(rest) = self.handle_event(assoc, now, other) {
+                    tracing::debug!(event = ?rest, "event not handled");
+                }
+            }
+        }
+    }
+
+    /// One step of a graceful shutdown: release an idle association; once the grace
+    /// period is over, abort whatever is left.
+    pub fn shutdown_step(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        grace_over: bool,
+    ) -> ShutdownStep {
+        match assoc.state() {
+            State::Established if self.is_idle() => {
+                let _ = assoc.release(now);
+                ShutdownStep::Closing
+            }
+            State::Idle => ShutdownStep::CloseTransport,
+            State::AwaitingAssociateRq if grace_over => ShutdownStep::CloseTransport,
+            _ if grace_over => {
+                if assoc.abort(now).is_ok() {
+                    tracing::warn!("shutdown grace period over; aborting");
+                    ShutdownStep::Closing
+                } else {
+                    ShutdownStep::CloseTransport
+                }
+            }
+            _ => ShutdownStep::Waiting,
+        }
     }
 
     /// Takes an event of the main association. DIMSE requests, cancels and the C-STORE
