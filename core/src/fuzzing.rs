@@ -224,13 +224,14 @@ impl Watcher {
 ///
 /// The first byte chooses the configuration; then each step is a control byte (low bits:
 /// what to do; high bits: how much) followed by the chunk it uses.
-pub fn association_bytes(role: Role, data: &[u8]) {
+///
+/// `start` is the virtual clock's origin, given by the caller: the core reads no clock.
+pub fn association_bytes(role: Role, data: &[u8], start: Instant) {
     let Some((&selector, mut rest)) = data.split_first() else {
         return;
     };
     let config = fuzz_config(selector);
     let limit = config.max_pdu_length.max(config.max_associate_length) as usize + 6;
-    let start = Instant::now();
     let mut now = start;
     let mut assoc = match role {
         Role::Requestor => {

@@ -3,5 +3,9 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    dicomwire::fuzzing::association_bytes(dicomwire::ul::Role::Requestor, data)
+    dicomwire::fuzzing::association_bytes(
+        dicomwire::ul::Role::Requestor,
+        data,
+        std::time::Instant::now(),
+    )
 });
