@@ -107,6 +107,20 @@ fn context(assoc: &Association, sop_class: &Uid) -> Result<(PresentationContextI
         .ok_or_else(|| ScuError::NoContext(sop_class.to_string()))
 }
 
+/// Sends a request that carries an identifier: on an accepted context for `sop_class`
+/// where we are SCU, with the identifier encoded in that context's transfer syntax.
+fn send_with_identifier(
+    assoc: &mut Association,
+    now: Instant,
+    sop_class: &Uid,
+    identifier: &InMemDicomObject,
+    request: Message,
+) -> Result<MessageId, ScuError> {
+    let (ctx, ts) = context(assoc, sop_class)?;
+    let data = dataset::encode(identifier, ts.as_str())?;
+    Ok(assoc.send_request(now, ctx, request, Some(data))?)
+}
+
 /// Takes the message of `event` if it is a response to `message_id`.
 fn response_to(event: Event, message_id: MessageId) -> Result<IncomingMessage, Event> {
     match event {
@@ -185,17 +199,16 @@ impl FindScu {
         sop_class: &Uid,
         identifier: &InMemDicomObject,
     ) -> Result<Self, ScuError> {
-        let (ctx, ts) = context(assoc, sop_class)?;
-        let data = dataset::encode(identifier, ts.as_str())?;
-        let message_id = assoc.send_request(
+        let message_id = send_with_identifier(
+            assoc,
             now,
-            ctx,
+            sop_class,
+            identifier,
             Message::CFindRq(CFindRq {
                 message_id: 0,
                 affected_sop_class_uid: sop_class.to_string(),
                 priority: Priority::Medium,
             }),
-            Some(data),
         )?;
         Ok(Self {
             message_id,
@@ -302,17 +315,16 @@ impl RetrieveScu {
         identifier: &InMemDicomObject,
         store: Arc<dyn StoreHandler>,
     ) -> Result<Self, ScuError> {
-        let (ctx, ts) = context(assoc, sop_class)?;
-        let data = dataset::encode(identifier, ts.as_str())?;
-        let message_id = assoc.send_request(
+        let message_id = send_with_identifier(
+            assoc,
             now,
-            ctx,
+            sop_class,
+            identifier,
             Message::CGetRq(CGetRq {
                 message_id: 0,
                 affected_sop_class_uid: sop_class.to_string(),
                 priority: Priority::Medium,
             }),
-            Some(data),
         )?;
         Ok(Self {
             message_id,
@@ -329,18 +341,17 @@ impl RetrieveScu {
         identifier: &InMemDicomObject,
         destination: &AeTitle,
     ) -> Result<Self, ScuError> {
-        let (ctx, ts) = context(assoc, sop_class)?;
-        let data = dataset::encode(identifier, ts.as_str())?;
-        let message_id = assoc.send_request(
+        let message_id = send_with_identifier(
+            assoc,
             now,
-            ctx,
+            sop_class,
+            identifier,
             Message::CMoveRq(CMoveRq {
                 message_id: 0,
                 affected_sop_class_uid: sop_class.to_string(),
                 priority: Priority::Medium,
                 move_destination: destination.as_str().to_owned(),
             }),
-            Some(data),
         )?;
         Ok(Self {
             message_id,
