@@ -1,13 +1,15 @@
 //! The mio server over loopback, with `dicomwire_std::Client` as the SCU.
 
+mod common;
+use common::{Running, text, worklist_record};
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread::{self};
 use std::time::{Duration, Instant};
 
-use dicom_core::value::DataSetSequence;
-use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicomwire::pdu::{AeTitle, PresentationReason, RejectResult, RejectSource};
@@ -17,77 +19,8 @@ use dicomwire::service::{
     StaticDestinations, StoreHandler, StoreRequest, StoredInstance, dataset, uids,
 };
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
-use dicomwire_mio::{MioServer, MioServerOptions, ShutdownHandle};
+use dicomwire_mio::MioServerOptions;
 use dicomwire_std::{Client, ClientError, ClientOptions};
-
-/// A running server; shuts down (and is joined) when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Running {
-    fn start(options: MioServerOptions) -> Self {
-        let server = MioServer::bind("127.0.0.1:0", options).expect("bind");
-        let addr = server.local_addr();
-        let stop = server.shutdown_handle();
-        let thread = Some(thread::spawn(move || server.run()));
-        Self { addr, stop, thread }
-    }
-
-    /// Shuts down and checks the loop ends cleanly and soon.
-    fn stop(mut self) {
-        self.stop.shutdown();
-        let thread = self.thread.take().expect("running");
-        let started = Instant::now();
-        while !thread.is_finished() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "the server did not stop"
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-        thread.join().expect("server thread").expect("server run");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.shutdown();
-    }
-}
-
-fn text(tag: dicom_core::Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, vr, PrimitiveValue::from(value))
-}
-
-fn worklist_record(n: usize) -> InMemDicomObject {
-    let step = InMemDicomObject::from_element_iter([
-        text(tags::MODALITY, VR::CS, if n % 2 == 0 { "CT" } else { "MR" }),
-        text(tags::SCHEDULED_STATION_AE_TITLE, VR::AE, "STATION1"),
-        text(
-            tags::SCHEDULED_PROCEDURE_STEP_START_DATE,
-            VR::DA,
-            "20250101",
-        ),
-        text(
-            tags::SCHEDULED_PROCEDURE_STEP_ID,
-            VR::SH,
-            &format!("SPS{n}"),
-        ),
-    ]);
-    InMemDicomObject::from_element_iter([
-        text(tags::ACCESSION_NUMBER, VR::SH, &format!("ACC{n:04}")),
-        text(tags::PATIENT_NAME, VR::PN, &format!("DOE^PATIENT{n}")),
-        text(tags::PATIENT_ID, VR::LO, &format!("PID{n:04}")),
-        DataElement::new(
-            tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE,
-            VR::SQ,
-            DataSetSequence::from(vec![step]),
-        ),
-    ])
-}
 
 const WORKLIST_RECORDS: usize = 5;
 const PROTOCOL_UID: &str = "1.2.826.0.1.3680043.10.1234.1";
