@@ -251,7 +251,7 @@ fn civil_from_days(days: i64) -> (i32, u32, u32) {
 // ---------------------------------------------------------------------------------------
 // serve
 
-/// Writes received instances as Part 10 files.
+/// Writes received instances as Part 10 files (serve --store, get --out).
 struct DirectoryStore {
     dir: PathBuf,
 }
@@ -628,28 +628,6 @@ fn summary(model: QueryModel, n: usize, obj: &InMemDicomObject) -> String {
     }
 }
 
-/// Writes what a C-GET brings as Part 10 files.
-struct OutDir {
-    dir: PathBuf,
-}
-
-impl StoreHandler for OutDir {
-    fn store(&self, request: &StoreRequest<'_>) -> Result<u16, dicomwire::service::HandlerError> {
-        let file = files::part10(
-            request.sop_class_uid,
-            request.sop_instance_uid,
-            request.transfer_syntax.as_str(),
-            request.data,
-        );
-        files::write_atomically(
-            &self.dir,
-            &format!("{}.dcm", sanitize(request.sop_instance_uid)),
-            &file,
-        )?;
-        Ok(Status::SUCCESS.0)
-    }
-}
-
 fn progress_printer() -> impl FnMut(&RetrieveProgress) {
     let interactive = std::io::stderr().is_terminal();
     move |p| {
@@ -710,7 +688,7 @@ fn get(scu: &ScuArgs, key_args: &[String], out: &Path) -> Result<ExitCode, Strin
     let identifier = retrieve_identifier(key_args)?;
     std::fs::create_dir_all(out).map_err(|e| format!("--out {}: {e}", out.display()))?;
     let mut client = connect(scu, &[ScuService::HangingProtocolGet])?;
-    let store = Arc::new(OutDir {
+    let store = Arc::new(DirectoryStore {
         dir: out.to_path_buf(),
     });
     let outcome = client
