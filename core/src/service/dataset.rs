@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::Bytes;
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_encoding::TransferSyntaxIndex;
@@ -88,9 +88,10 @@ const SEQUENCE_DELIMITATION: Tag = Tag(0xFFFE, 0xE0DD);
 const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 const UNDEFINED: u32 = u32::MAX;
 
-/// A walk over element headers that refuses a length beyond the bytes present and deep
-/// nesting. Anything else it does not understand ends the walk quietly: the decoder
-/// judges it.
+/// A walk over element headers that refuses what the decoder could misread into a huge
+/// allocation: a length beyond the bytes present, deep nesting, a VR it does not know,
+/// a header cut short, and an undefined length where none is allowed. The decoder then
+/// reads only what this walk understood.
 struct Scan<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -98,36 +99,44 @@ struct Scan<'a> {
     big_endian: bool,
 }
 
-/// `Ok(true)`: go on; `Ok(false)`: stop the walk, the rest is the decoder's to judge.
-type Walk = Result<bool, String>;
+type Walk = Result<(), String>;
 
 impl Scan<'_> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let bytes = self.bytes.get(self.pos..self.pos + N)?.try_into().ok()?;
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let bytes = self
+            .bytes
+            .get(self.pos..self.pos + N)
+            .and_then(|b| <[u8; N]>::try_from(b).ok())
+            .ok_or_else(|| {
+                format!(
+                    "the data set ends inside an element header at byte {}",
+                    self.pos
+                )
+            })?;
         self.pos += N;
-        Some(bytes)
+        Ok(bytes)
     }
 
-    fn u16(&mut self) -> Option<u16> {
+    fn u16(&mut self) -> Result<u16, String> {
         let b = self.take::<2>()?;
-        Some(if self.big_endian {
+        Ok(if self.big_endian {
             u16::from_be_bytes(b)
         } else {
             u16::from_le_bytes(b)
         })
     }
 
-    fn u32(&mut self) -> Option<u32> {
+    fn u32(&mut self) -> Result<u32, String> {
         let b = self.take::<4>()?;
-        Some(if self.big_endian {
+        Ok(if self.big_endian {
             u32::from_be_bytes(b)
         } else {
             u32::from_le_bytes(b)
         })
     }
 
-    fn tag(&mut self) -> Option<Tag> {
-        Some(Tag(self.u16()?, self.u16()?))
+    fn tag(&mut self) -> Result<Tag, String> {
+        Ok(Tag(self.u16()?, self.u16()?))
     }
 
     /// Checks that `len` bytes follow.
@@ -148,34 +157,54 @@ impl Scan<'_> {
     fn data_set(&mut self, end: Option<usize>, depth: usize) -> Walk {
         loop {
             if end.is_some_and(|end| self.pos >= end) || self.pos == self.bytes.len() {
-                return Ok(true);
+                return Ok(());
             }
-            let Some(tag) = self.tag() else {
-                return Ok(false);
-            };
+            let at = self.pos;
+            let tag = self.tag()?;
             let (vr, len) = if tag.group() == 0xFFFE {
-                (None, self.u32())
+                (None, self.u32()?)
             } else if self.explicit {
-                let Some(code) = self.take::<2>() else {
-                    return Ok(false);
-                };
-                let vr = VR::from_binary(code).unwrap_or(VR::UN);
+                let code = self.take::<2>()?;
+                let vr = VR::from_binary(code).ok_or_else(|| {
+                    format!(
+                        "element ({:04X},{:04X}) at byte {at} has an unknown VR {:02X}{:02X}",
+                        tag.group(),
+                        tag.element(),
+                        code[0],
+                        code[1]
+                    )
+                })?;
                 let len = if short_length(vr) {
-                    self.u16().map(u32::from)
+                    u32::from(self.u16()?)
                 } else {
-                    self.take::<2>().and_then(|_| self.u32())
+                    self.take::<2>()?;
+                    self.u32()?
                 };
                 (Some(vr), len)
             } else {
-                let vr = match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
-                    Some(VirtualVr::Exact(vr)) => Some(vr),
-                    _ => None,
-                };
-                (vr, self.u32())
+                // The VR the decoder will give it: the dictionary's (relaxed), OW for
+                // pixel and overlay data, UN when unknown.
+                let vr =
+                    if tag == PIXEL_DATA || (tag.group() >> 8 == 0x60 && tag.element() == 0x3000) {
+                        Some(VR::OW)
+                    } else {
+                        StandardDataDictionary.by_tag(tag).map(|e| e.vr().relaxed())
+                    };
+                (vr, self.u32()?)
             };
-            let Some(len) = len else {
-                return Ok(false);
-            };
+            // Binary values are read a whole number at a time: a length that is no
+            // multiple of the size would leave bytes the decoder skips, and it would read
+            // the next header out of step with this walk.
+            if let Some(size) = vr.and_then(binary_size) {
+                if len != UNDEFINED && len % size != 0 {
+                    return Err(format!(
+                        "element ({:04X},{:04X}) at byte {at} is {vr:?} of {len} bytes, not a multiple of {size}",
+                        tag.group(),
+                        tag.element(),
+                        vr = vr.unwrap_or(VR::UN),
+                    ));
+                }
+            }
             // The decoder reads what any length announces, even a delimiter's.
             let defined = if len == UNDEFINED {
                 None
@@ -183,36 +212,40 @@ impl Scan<'_> {
                 Some(self.fits(tag, len)?)
             };
             if tag == ITEM_DELIMITATION {
-                return Ok(true);
+                return Ok(());
             }
+            let undefined = || {
+                format!(
+                    "element ({:04X},{:04X}) at byte {at} has an undefined length",
+                    tag.group(),
+                    tag.element()
+                )
+            };
             if tag.group() == 0xFFFE {
-                let Some(len) = defined else {
-                    return Ok(false);
-                };
-                self.pos += len;
+                self.pos += defined.ok_or_else(undefined)?;
                 continue;
             }
             let fragments = matches!(vr, Some(VR::OB | VR::OW)) || tag == PIXEL_DATA;
-            let go_on = if len == UNDEFINED && vr == Some(VR::UN) && self.explicit {
+            if len == UNDEFINED && vr == Some(VR::UN) && self.explicit {
                 // An undefined-length UN is a sequence in Implicit VR Little Endian
                 // (PS3.5 6.2.2).
                 let big_endian = std::mem::replace(&mut self.big_endian, false);
                 self.explicit = false;
-                let go_on = self.items(None, false, tag, depth);
+                let walked = self.items(None, false, tag, depth);
                 (self.explicit, self.big_endian) = (true, big_endian);
-                go_on?
+                walked?;
             } else if let Some(len) = defined {
                 if vr == Some(VR::SQ) {
-                    self.items(Some(self.pos + len), false, tag, depth)?
+                    self.items(Some(self.pos + len), false, tag, depth)?;
                 } else {
                     self.pos += len;
-                    true
                 }
+            } else if fragments || vr.is_none_or(|vr| vr == VR::SQ) {
+                // Encapsulated pixel data, or a sequence (an implicit VR element the
+                // dictionary does not know is read as one).
+                self.items(None, fragments, tag, depth)?;
             } else {
-                self.items(None, fragments, tag, depth)?
-            };
-            if !go_on {
-                return Ok(false);
+                return Err(undefined());
             }
         }
     }
@@ -229,40 +262,53 @@ impl Scan<'_> {
         }
         loop {
             if end.is_some_and(|end| self.pos >= end) || self.pos == self.bytes.len() {
-                return Ok(true);
+                return Ok(());
             }
-            let (Some(tag), Some(len)) = (self.tag(), self.u32()) else {
-                return Ok(false);
-            };
+            let at = self.pos;
+            let (tag, len) = (self.tag()?, self.u32()?);
             let defined = if len == UNDEFINED {
                 None
             } else {
                 Some(self.fits(tag, len)?)
             };
             if tag == SEQUENCE_DELIMITATION {
-                return Ok(true);
+                return Ok(());
             }
-            if tag != ITEM {
-                let Some(len) = defined else {
-                    return Ok(false);
-                };
-                self.pos += len;
-                continue;
-            }
-            let go_on = if let Some(len) = defined {
-                if fragments {
-                    self.pos += len;
-                    true
-                } else {
-                    self.data_set(Some(self.pos + len), depth + 1)?
+            match (tag == ITEM, defined) {
+                (true, Some(len)) if fragments => self.pos += len,
+                (true, Some(len)) => self.data_set(Some(self.pos + len), depth + 1)?,
+                (true, None) if !fragments => self.data_set(None, depth + 1)?,
+                (false, Some(_)) if tag.group() != 0xFFFE => {
+                    return Err(format!(
+                        "({:04X},{:04X}) at byte {at} inside sequence ({:04X},{:04X}) is no item",
+                        tag.group(),
+                        tag.element(),
+                        sequence.group(),
+                        sequence.element()
+                    ));
                 }
-            } else {
-                !fragments && self.data_set(None, depth + 1)?
-            };
-            if !go_on {
-                return Ok(false);
+                (_, Some(len)) => self.pos += len,
+                (_, None) => {
+                    return Err(format!(
+                        "({:04X},{:04X}) at byte {at} inside ({:04X},{:04X}) has an undefined length",
+                        tag.group(),
+                        tag.element(),
+                        sequence.group(),
+                        sequence.element()
+                    ));
+                }
             }
         }
+    }
+}
+
+/// The size of one value of a binary VR.
+fn binary_size(vr: VR) -> Option<u32> {
+    match vr {
+        VR::US | VR::SS | VR::OW => Some(2),
+        VR::UL | VR::SL | VR::FL | VR::AT | VR::OL | VR::OF => Some(4),
+        VR::FD | VR::SV | VR::UV | VR::OD | VR::OV => Some(8),
+        _ => None,
     }
 }
 
@@ -292,4 +338,118 @@ fn short_length(vr: VR) -> bool {
             | VR::UL
             | VR::US
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::Uid;
+
+    fn decode_in(syntax: &str, bytes: &[u8]) -> Result<InMemDicomObject, DataSetError> {
+        decode(&DataSet {
+            transfer_syntax: Uid::new(syntax).expect("a valid UID"),
+            bytes: Bytes::copy_from_slice(bytes),
+        })
+    }
+
+    /// Found by the `identifier_match` fuzz target: a group length (UL) of 1 byte in
+    /// Implicit VR, then a header cut short. The walk used to skip the byte and stop
+    /// quietly at the cut; the decoder read no value, so it read the next headers one byte
+    /// out of step and asked for 2.5 GB.
+    #[test]
+    fn fuzz_inputs_misread_by_the_decoder_are_refused_first() {
+        let bytes: [u8; 56] = [
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xCE, 0x00, 0x00, 0x9A,
+        ];
+        let error = decode_in("1.2.840.10008.1.2", &bytes).unwrap_err();
+        assert!(
+            error.to_string().contains("(0000,0000) at byte 24"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_header_cut_short_is_refused() {
+        // (0008,0050) SH "A1", then half a tag.
+        let bytes = [
+            0x08, 0x00, 0x50, 0x00, b'S', b'H', 2, 0, b'A', b'1', 0x10, 0x00, 0x10,
+        ];
+        let error = decode_in("1.2.840.10008.1.2.1", &bytes).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("ends inside an element header at byte 12"),
+            "{error}"
+        );
+    }
+
+    /// Found by the `identifier_match` fuzz target: a group length (UL) of 51 bytes in
+    /// Implicit VR. The decoder reads 12 values, skips 3 bytes, then reads the next header
+    /// out of step with the walk and asked for 4 GiB.
+    #[test]
+    fn a_binary_value_of_a_partial_length_is_refused() {
+        let bytes: [u8; 107] = [
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x33, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0xE4, 0x00, 0x00, 0x00, 0x8A, 0xFF, 0xFF, 0xFF, 0x2D, 0xFF, 0xFF, 0x6E,
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        let error = decode_in("1.2.840.10008.1.2", &bytes).unwrap_err();
+        assert!(error.to_string().contains("not a multiple of 4"), "{error}");
+        // The same in Explicit VR: (0028,0010) US of 3 bytes.
+        let bytes = [0x28, 0x00, 0x10, 0x00, b'U', b'S', 3, 0, 1, 2, 3];
+        let error = decode_in("1.2.840.10008.1.2.1", &bytes).unwrap_err();
+        assert!(error.to_string().contains("not a multiple of 2"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_explicit_vr_is_refused() {
+        let bytes = [
+            0x10, 0x00, 0x10, 0x00, b'0', b':', 0, 0, 2, 0, 0, 0, b'A', b'B',
+        ];
+        let error = decode_in("1.2.840.10008.1.2.1", &bytes).unwrap_err();
+        assert!(error.to_string().contains("unknown VR 303A"), "{error}");
+    }
+
+    #[test]
+    fn an_undefined_length_outside_sequences_and_pixel_data_is_refused() {
+        // (0010,0010) as UT (long length form) with 0xFFFFFFFF.
+        let bytes = [
+            0x10, 0x00, 0x10, 0x00, b'U', b'T', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        let error = decode_in("1.2.840.10008.1.2.1", &bytes).unwrap_err();
+        assert!(error.to_string().contains("undefined length"), "{error}");
+    }
+
+    #[test]
+    fn a_non_item_inside_a_sequence_is_refused() {
+        // (0040,0100) SQ of defined length 8 holding (0010,0010) instead of an item.
+        let bytes = [
+            0x40, 0x00, 0x00, 0x01, b'S', b'Q', 0, 0, 8, 0, 0, 0, 0x10, 0x00, 0x10, 0x00, 0, 0, 0,
+            0,
+        ];
+        let error = decode_in("1.2.840.10008.1.2.1", &bytes).unwrap_err();
+        assert!(error.to_string().contains("is no item"), "{error}");
+    }
+
+    #[test]
+    fn well_formed_data_sets_still_decode() {
+        // (0008,0050) SH "A1", then (0040,0100) SQ undefined length with one undefined
+        // length item holding (0008,0060) CS "CT", item and sequence delimitations.
+        let bytes = [
+            0x08, 0x00, 0x50, 0x00, b'S', b'H', 2, 0, b'A', b'1', 0x40, 0x00, 0x00, 0x01, b'S',
+            b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF,
+            0x08, 0x00, 0x60, 0x00, b'C', b'S', 2, 0, b'C', b'T', 0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0,
+            0, 0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0,
+        ];
+        let object = decode_in("1.2.840.10008.1.2.1", &bytes).expect("decodes");
+        assert_eq!(object.iter().count(), 2);
+    }
 }
