@@ -321,3 +321,518 @@ fn normalised(set: &CommandSet) -> CommandSet {
     set.other.sort_by_key(|(t, _)| *t);
     set
 }
+
+// ---------------------------------------------------------------------------------------
+// A requestor and an acceptor driven by arbitrary operations
+
+use bytes::Bytes;
+
+use crate::dimse::{
+    CEchoRq, CEchoRsp, CFindRq, CFindRsp, Message, MessageId, Priority, Status, StatusDetail,
+};
+use crate::pdu::PresentationContextId;
+use crate::ul::{AppliedTransition, RejectReason, fsm};
+
+/// One side of [`fsm_ops`]: its association and what has been seen of it.
+struct Side {
+    assoc: Association,
+    watch: Watcher,
+    /// Bytes it transmitted that the other side has not been given yet.
+    outbox: Vec<u8>,
+    /// An incoming-association token not answered yet.
+    incoming: Option<crate::ul::IncomingAssociation>,
+    /// `Event::Closed` was seen: nothing may follow it.
+    closed: bool,
+    /// Requests received (message id, context), in order, not answered finally yet.
+    performing: Vec<(MessageId, PresentationContextId)>,
+    /// Message ids of requests this side sent, in order.
+    sent_requests: Vec<MessageId>,
+    /// Message ids of requests this side received, in order.
+    received_requests: Vec<MessageId>,
+    /// The last request this side invoked, to cancel.
+    last_invoked: Option<MessageId>,
+}
+
+impl Side {
+    fn new(assoc: Association, limit: usize) -> Self {
+        Self {
+            assoc,
+            watch: Watcher {
+                sent_abort: false,
+                limit,
+            },
+            outbox: Vec::new(),
+            incoming: None,
+            closed: false,
+            performing: Vec::new(),
+            sent_requests: Vec::new(),
+            received_requests: Vec::new(),
+            last_invoked: None,
+        }
+    }
+
+    /// Moves what the association transmits into the outbox and handles its events; the
+    /// checks of [`Watcher`] plus: nothing after `Closed`, and nothing sent once closed.
+    fn pump(&mut self, now: Instant) {
+        let mut out = Vec::new();
+        while let Some(t) = self.assoc.poll_transmit(now, &mut out) {
+            assert!(
+                !self.closed,
+                "{:?} transmitted after Event::Closed",
+                t.pdu_type
+            );
+            let pdu_type = WirePduType::from_code(out[0]).expect("we send valid PDU types");
+            if self.watch.sent_abort {
+                assert_eq!(
+                    pdu_type,
+                    WirePduType::Abort,
+                    "only A-ABORT after an A-ABORT"
+                );
+            }
+            self.watch.sent_abort |= pdu_type == WirePduType::Abort;
+            self.outbox.append(&mut out);
+        }
+        while let Some(event) = self.assoc.poll_event() {
+            assert!(!self.closed, "{event:?} after Event::Closed");
+            match event {
+                Event::AssociationRequested(incoming) => self.incoming = Some(incoming),
+                Event::Message(incoming) => {
+                    let id = incoming.message.message_id();
+                    if let (true, Some(id)) = (incoming.message.is_request(), id) {
+                        self.received_requests.push(id);
+                        self.performing.push((id, incoming.context_id));
+                    }
+                }
+                Event::Closed => self.closed = true,
+                _ => {}
+            }
+        }
+        assert!(
+            self.assoc.buffered_input() <= self.watch.limit,
+            "input buffer {} over the limit {}",
+            self.assoc.buffered_input(),
+            self.watch.limit
+        );
+        if self.closed {
+            assert!(self.assoc.is_closed(), "Closed reported but not in Sta1");
+        }
+    }
+}
+
+/// Checks one call of a user primitive against Table 9-10: a refusal changes nothing and
+/// names a cell the table leaves undefined; an accepted call's last transition is a
+/// defined cell with its action, ending in the state the association is now in.
+fn check_primitive<T>(
+    side: &Side,
+    before: (fsm::State, Option<AppliedTransition>),
+    result: &Result<T, crate::ul::ApiMisuse>,
+) {
+    let (state, transition) = before;
+    match result {
+        Err(crate::ul::ApiMisuse::NotAllowed {
+            event,
+            state: named,
+            ..
+        }) => {
+            assert_eq!(*named, state);
+            assert!(
+                fsm::transition(state, *event).is_none(),
+                "{event} is defined in {state}"
+            );
+            assert_eq!(
+                side.assoc.state(),
+                state,
+                "a refused primitive changed the state"
+            );
+            assert_eq!(side.assoc.last_transition(), transition);
+        }
+        Err(_) => assert_eq!(
+            side.assoc.state(),
+            state,
+            "a refused primitive changed the state"
+        ),
+        Ok(_) => check_last_transition(side),
+    }
+}
+
+fn check_last_transition(side: &Side) {
+    let Some(applied) = side.assoc.last_transition() else {
+        return;
+    };
+    let cell = fsm::transition(applied.from, applied.event)
+        .unwrap_or_else(|| panic!("{applied} is not a cell of Table 9-10"));
+    assert_eq!(cell.action, applied.action, "{applied}");
+    let allowed = match cell.next {
+        fsm::Next::To(s) => applied.to == s,
+        fsm::Next::Sta3OrSta13 => matches!(
+            applied.to,
+            fsm::State::AwaitingLocalAssociateResponse | fsm::State::AwaitingTransportClose
+        ),
+        fsm::Next::Sta9OrSta10 => matches!(
+            applied.to,
+            fsm::State::CollisionRequestorAwaitingLocalResponse
+                | fsm::State::CollisionAcceptorAwaitingReleaseRp
+        ),
+    };
+    assert!(
+        allowed,
+        "{applied} does not end where the table says ({})",
+        cell.next
+    );
+}
+
+/// Arbitrary operations on a requestor and an acceptor joined by two byte pipes, on a
+/// virtual clock: bytes delivered in arbitrary amounts (and now and then corrupted),
+/// time jumps and timeouts, every user primitive (accept, reject, release, release
+/// response, abort, DIMSE requests, responses and cancels), transport loss.
+///
+/// Checked: no panic; a primitive the table does not define in the current state is
+/// refused and changes nothing; every applied transition is a defined cell; only A-ABORT
+/// after an A-ABORT; nothing after `Event::Closed`; input buffers within the limits; and,
+/// while no byte was corrupted, the acceptor receives exactly the requests the requestor
+/// sent, in order.
+pub fn fsm_ops(data: &[u8], start: Instant) {
+    let Some((&selector, ops)) = data.split_first() else {
+        return;
+    };
+    let config = fuzz_config(selector & !4); // DIMSE mode: requests and responses.
+    let limit = config.max_pdu_length.max(config.max_associate_length) as usize + 6;
+    let mut now = start;
+    let Ok(requestor) = Association::requestor(now, config.clone(), fuzz_request()) else {
+        return;
+    };
+    let mut sides = [
+        Side::new(requestor, limit),
+        Side::new(Association::acceptor(now, config, fuzz_policy()), limit),
+    ];
+    let mut corrupted = false;
+    for pair in ops.chunks(2) {
+        let (op, arg) = (pair[0], pair.get(1).copied().unwrap_or(0));
+        let who = usize::from(op >> 7);
+        match op & 0x0f {
+            // Deliver up to 8 × arg + 1 bytes from `who` to the other side.
+            0..=2 => {
+                let n = (usize::from(arg) * 8 + 1).min(sides[who].outbox.len());
+                let chunk: Vec<u8> = sides[who].outbox.drain(..n).collect();
+                let other = &mut sides[1 - who];
+                let mut offered = &chunk[..];
+                let mut guard = 0;
+                while !offered.is_empty() {
+                    match other.assoc.handle_input(now, offered) {
+                        Ok(taken) => offered = &offered[taken..],
+                        Err(_) => break,
+                    }
+                    check_last_transition(other);
+                    other.pump(now);
+                    guard += 1;
+                    assert!(guard < 100_000, "handle_input makes no progress");
+                }
+            }
+            3 => {
+                if let Some(byte) = sides[who].outbox.get_mut(usize::from(arg)) {
+                    *byte ^= arg | 1;
+                    corrupted = true;
+                }
+            }
+            4 => now += Duration::from_millis(u64::from(arg) * 250),
+            5 => {
+                sides[who].assoc.handle_timeout(now);
+                check_last_transition(&sides[who]);
+            }
+            6 => {
+                let side = &mut sides[who];
+                let before = (side.assoc.state(), side.assoc.last_transition());
+                let result = match arg % 4 {
+                    0 => side.assoc.release(now),
+                    1 => side.assoc.release_response(now),
+                    2 => side.assoc.abort(now),
+                    _ => side.assoc.handle_transport_connected(now),
+                };
+                check_primitive(side, before, &result);
+            }
+            7 => {
+                // Transport loss seen by `who` (the other side learns from the bytes).
+                sides[who].assoc.handle_transport_closed(now);
+                check_last_transition(&sides[who]);
+            }
+            8 => {
+                let side = &mut sides[who];
+                if let Some(incoming) = side.incoming.take() {
+                    let before = (side.assoc.state(), side.assoc.last_transition());
+                    let result = if arg % 3 == 0 {
+                        let reasons = [
+                            RejectReason::NoReasonGiven,
+                            RejectReason::CalledAeTitleNotRecognized,
+                            RejectReason::LocalLimitExceeded,
+                        ];
+                        side.assoc
+                            .reject(now, incoming, reasons[usize::from(arg / 3) % 3])
+                    } else {
+                        side.assoc.accept(now, incoming, AcceptOptions::default())
+                    };
+                    check_primitive(side, before, &result);
+                }
+            }
+            9 => {
+                // A request: C-ECHO on context 1 or C-FIND on context 3.
+                let side = &mut sides[who];
+                let before = (side.assoc.state(), side.assoc.last_transition());
+                let (context, message, data) = if arg & 1 == 0 {
+                    let echo = Message::CEchoRq(CEchoRq {
+                        message_id: 0,
+                        affected_sop_class_uid: VERIFICATION.into(),
+                    });
+                    (1, echo, None)
+                } else {
+                    let find = Message::CFindRq(CFindRq {
+                        message_id: 0,
+                        affected_sop_class_uid: MWL_FIND.into(),
+                        priority: Priority::Medium,
+                    });
+                    (3, find, Some(Bytes::from(vec![0u8; usize::from(arg) * 4])))
+                };
+                let context = PresentationContextId::new(context).expect("odd id");
+                let result = side.assoc.send_request(now, context, message, data);
+                check_primitive(side, before, &result);
+                if let Ok(id) = result {
+                    side.sent_requests.push(id);
+                    side.last_invoked = Some(id);
+                }
+            }
+            10 => {
+                let side = &mut sides[who];
+                if let Some(id) = side.last_invoked {
+                    let before = (side.assoc.state(), side.assoc.last_transition());
+                    let result = side.assoc.send_cancel(now, id);
+                    check_primitive(side, before, &result);
+                }
+            }
+            11 => {
+                // A response to the oldest request performed: to a C-ECHO on context 1 its
+                // C-ECHO-RSP; otherwise a C-FIND-RSP, pending, success, cancel or failure
+                // (the wrong type for a request that was no C-FIND: refused, not a panic).
+                let side = &mut sides[who];
+                if let Some(&(id, context)) = side.performing.first() {
+                    let status = [
+                        Status::PENDING,
+                        Status::SUCCESS,
+                        Status::CANCEL,
+                        Status(0xC311),
+                    ][usize::from(arg) % 4];
+                    let (message, data) = if context.get() == 1 {
+                        let echo = Message::CEchoRsp(CEchoRsp {
+                            message_id_being_responded_to: id,
+                            affected_sop_class_uid: None,
+                            status: Status::SUCCESS,
+                            detail: StatusDetail::default(),
+                        });
+                        (echo, None)
+                    } else {
+                        let find = Message::CFindRsp(CFindRsp {
+                            message_id_being_responded_to: id,
+                            affected_sop_class_uid: None,
+                            status,
+                            detail: StatusDetail::default(),
+                        });
+                        (find, status.is_pending().then(|| Bytes::from_static(&[])))
+                    };
+                    let last = message.status().is_some_and(|s| !s.is_pending());
+                    let before = (side.assoc.state(), side.assoc.last_transition());
+                    let result = side.assoc.send_response(now, context, message, data);
+                    check_primitive(side, before, &result);
+                    if result.is_ok() && last {
+                        side.performing.remove(0);
+                    }
+                }
+            }
+            _ => {}
+        }
+        for side in &mut sides {
+            side.pump(now);
+        }
+        if !corrupted {
+            let [requestor, acceptor] = &sides;
+            assert!(
+                requestor
+                    .sent_requests
+                    .starts_with(&acceptor.received_requests),
+                "the acceptor received {:?}, the requestor sent {:?}",
+                acceptor.received_requests,
+                requestor.sent_requests
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// C-FIND matching on arbitrary identifiers and records
+
+use dicom_core::value::{DataSetSequence, Value};
+use dicom_core::{DataElement, Length, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+use crate::service::{MatchOptions, dataset, match_identifier, matches_value};
+
+/// Splits `data` in two at a point its first two bytes give.
+fn split_two(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (head, rest) = data.split_at_checked(2)?;
+    let at = usize::from(u16::from_le_bytes([head[0], head[1]])).min(rest.len());
+    Some(rest.split_at(at))
+}
+
+/// A query that asks for every top-level attribute of `record` with universal matching
+/// (zero-length values, empty sequences), plus the record's Timezone Offset From UTC
+/// (never matched), skipping what is never a key (group lengths, command and file meta
+/// groups), or with the record's own text values where they are single values
+/// without wild cards, ranges or backslashes (single value matching of a value against
+/// itself).
+fn query_from(record: &InMemDicomObject, own_values: bool) -> InMemDicomObject {
+    let mut query = InMemDicomObject::new_empty();
+    for element in record.iter() {
+        let tag = element.header().tag;
+        if tag.element() == 0 || tag.group() <= 2 {
+            continue; // group lengths, command and file meta: never keys
+        }
+        let vr = element.header().vr;
+        let text = element.value().to_str().ok();
+        let literal = text.as_deref().is_some_and(|t| {
+            let t = t.trim_matches(|c| c == ' ' || c == '\0');
+            !t.is_empty() && !t.contains(['*', '?', '\\', '-'])
+        });
+        let value = match element.value() {
+            Value::Sequence(_) => {
+                Value::Sequence(DataSetSequence::new(Vec::new(), Length::UNDEFINED))
+            }
+            Value::Primitive(p) if own_values && literal && is_text(vr) => {
+                Value::Primitive(p.clone())
+            }
+            _ => Value::Primitive(PrimitiveValue::Empty),
+        };
+        let vr = if matches!(value, Value::Sequence(_)) {
+            VR::SQ
+        } else {
+            vr
+        };
+        query.put(DataElement::new(tag, vr, value));
+    }
+    if let Some(offset) = record.get(tags::TIMEZONE_OFFSET_FROM_UTC) {
+        query.put(offset.clone());
+    }
+    query
+}
+
+fn is_text(vr: VR) -> bool {
+    use VR::*;
+    matches!(
+        vr,
+        AE | AS | CS | DA | DS | DT | IS | LO | LT | PN | SH | ST | TM | UC | UI | UR | UT
+    )
+}
+
+/// The C-FIND matcher on an arbitrary identifier and record, each decoded from the
+/// input as a data set (byte 0 picks the options and the transfer syntax; two bytes
+/// say where the identifier ends and the record begins), and on arbitrary single values.
+///
+/// Checked: no panic; the same answer twice; a response holds only the query's keys and
+/// the identifier attributes (Specific Character Set, Timezone Offset From UTC); a query
+/// with every attribute of the record as a universal key matches it and returns every
+/// key; single-valued text keys equal to the record's own values match it; and a single
+/// value without wild cards or range matches itself under [`matches_value`].
+pub fn identifier_match(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let options = if selector & 1 == 0 {
+        MatchOptions::worklist()
+    } else {
+        MatchOptions::hanging_protocol()
+    };
+    let syntax = if selector & 2 == 0 {
+        TRANSFER_SYNTAXES[0]
+    } else {
+        TRANSFER_SYNTAXES[1]
+    };
+    let Some((query_bytes, record_bytes)) = split_two(rest) else {
+        return;
+    };
+
+    // Single values: the first half as a key, the second as a value, under each VR.
+    let key = String::from_utf8_lossy(query_bytes);
+    let value = String::from_utf8_lossy(record_bytes);
+    let vr = [
+        VR::PN,
+        VR::DA,
+        VR::TM,
+        VR::DT,
+        VR::CS,
+        VR::LO,
+        VR::DS,
+        VR::IS,
+        VR::UI,
+        VR::AE,
+    ][usize::from(selector >> 4) % 10];
+    let once = matches_value(vr, &key, &value, &options);
+    assert_eq!(
+        once,
+        matches_value(vr, &key, &value, &options),
+        "not deterministic"
+    );
+    let literal = key.trim_matches(|c| c == ' ' || c == '\0');
+    if !literal.is_empty() && !literal.contains(['*', '?', '\\', '-']) {
+        assert!(
+            matches_value(vr, &key, &key, &options),
+            "{vr:?} {key:?} does not match itself"
+        );
+    }
+
+    let decode = |bytes: &[u8]| {
+        dataset::decode(&crate::dimse::DataSet {
+            transfer_syntax: uid(syntax),
+            bytes: Bytes::copy_from_slice(bytes),
+        })
+        .ok()
+    };
+    let (Some(query), Some(record)) = (decode(query_bytes), decode(record_bytes)) else {
+        return;
+    };
+    let answer = match_identifier(&query, &record, &options);
+    // Compared through Debug: dicom-core's `Length` equality is false for two undefined
+    // lengths (like NaN), so `==` fails on any equal objects holding a sequence.
+    assert_eq!(
+        format!("{answer:?}"),
+        format!("{:?}", match_identifier(&query, &record, &options)),
+        "not deterministic"
+    );
+    if let Some(response) = &answer {
+        for element in response.iter() {
+            let tag = element.header().tag;
+            assert!(
+                query.get(tag).is_some()
+                    || tag == tags::SPECIFIC_CHARACTER_SET
+                    || tag == tags::TIMEZONE_OFFSET_FROM_UTC,
+                "{tag} in the response was not asked for"
+            );
+        }
+        let _ = dataset::encode(response, syntax);
+    }
+
+    let universal = query_from(&record, false);
+    let response = match_identifier(&universal, &record, &options)
+        .unwrap_or_else(|| panic!("universal keys do not match the record: {universal:?}"));
+    for element in universal.iter() {
+        let tag = element.header().tag;
+        if tag == tags::SPECIFIC_CHARACTER_SET || tag == tags::TIMEZONE_OFFSET_FROM_UTC {
+            continue; // identifier attributes, returned by their own rules
+        }
+        assert!(
+            response.get(tag).is_some(),
+            "{tag} asked for but not returned"
+        );
+    }
+    let own = query_from(&record, true);
+    assert!(
+        match_identifier(&own, &record, &options).is_some(),
+        "the record's own values do not match it: {own:?}"
+    );
+}
