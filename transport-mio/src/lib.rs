@@ -87,8 +87,16 @@
 //! [`Scp::poll`]: dicomwire::service::Scp::poll
 //! [`Handlers`]: dicomwire::service::Handlers
 
+mod client;
 mod conn;
+mod connect;
+mod event_loop;
 mod pipe;
 mod server;
 
-pub use server::{MAX_QUEUED_OUTGOING, MioServer, MioServerOptions, ShutdownHandle};
+pub use client::{
+    ClientError, ClientEvent, ClientEventKind, ClientId, ClientOptions, OpId, Operation,
+};
+pub use event_loop::{EventLoop, ShutdownHandle};
+pub use pipe::MAX_QUEUED_OUTGOING;
+pub use server::{MioServer, MioServerOptions};
