@@ -406,6 +406,9 @@ impl EventLoop {
     /// (whichever comes first; not at all when work is left over), then accepts, reads,
     /// processes, writes and fires the deadlines due. Client events are then ready in
     /// [`poll_event`](Self::poll_event).
+    ///
+    /// With nothing in the loop to wake it and no `max_wait`, it waits until
+    /// [`ShutdownHandle::shutdown`] is called.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
         let now = Instant::now();
         let earliest = match (self.conn_timers.earliest(), self.client_timers.earliest()) {
