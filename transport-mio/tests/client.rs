@@ -976,3 +976,58 @@ fn five_hundred_concurrent_client_associations_from_one_loop() {
     assert_eq!(event_loop.client_count(), 0);
     server.stop();
 }
+
+#[test]
+fn a_user_who_stops_taking_events_holds_the_peer_back() {
+    let mut event_loop = EventLoop::new().expect("loop");
+    let addr = event_loop
+        .listen(
+            "127.0.0.1:0",
+            server_options(Handlers {
+                worklist: Some(Arc::new(EndlessWorklist)),
+                ..Handlers::default()
+            }),
+        )
+        .expect("listen");
+    let client = connect(&mut event_loop, addr, &[ScuService::WorklistFind]);
+    let find = event_loop
+        .submit(client, Operation::worklist_find(universal_worklist_query()))
+        .expect("submit");
+    // Many turns without taking an event: the client stops at its bound of 64 waiting
+    // events (it stops reading; the server's responses back up in TCP and its bounded
+    // queue) instead of queueing the endless results.
+    for _ in 0..200 {
+        event_loop
+            .turn(Some(Duration::from_millis(5)))
+            .expect("turn");
+    }
+    let mut waiting = 0;
+    while event_loop.poll_event().is_some() {
+        waiting += 1;
+    }
+    assert_eq!(waiting, 64, "events queued while the user took none");
+    // Taking them lets it go on: more matches arrive, then a cancel ends the query.
+    let mut more = 0;
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, event| {
+        if let ClientEventKind::Find {
+            progress: FindProgress::Match { .. },
+            ..
+        } = event.kind
+        {
+            more += 1;
+            if more == 100 {
+                el.cancel(event.client, find).expect("cancel");
+                el.release(event.client).expect("release");
+            }
+        }
+    });
+    assert!(more >= 100);
+    let log = &logs[&client];
+    assert!(log.events.iter().any(|e| matches!(
+        e,
+        ClientEventKind::Find { progress: FindProgress::Finished { status, .. }, .. }
+            if *status == Status::CANCEL
+    )));
+    assert!(log.closed().is_ok(), "{:?}", log.closed());
+    shut_down(event_loop);
+}
