@@ -8,29 +8,29 @@ use std::time::Instant;
 
 use dicomwire::service::{Admission, ConnectRequest, Scp, ShutdownStep, SubAssociationId};
 use dicomwire::ul::{Association, Event};
-use mio::net::TcpStream;
-use mio::{Interest, Registry};
+use mio::Registry;
 use slab::Slab;
 
+use crate::connect::{Connected, Connecting};
+use crate::event_loop::Slot;
 use crate::pipe::Pipe;
-use crate::server::{MioServerOptions, sub_token};
+use crate::server::MioServerOptions;
 
 /// How many read/process/write rounds one connection gets per turn of the loop.
-const ROUNDS_PER_TURN: usize = 32;
+pub(crate) const ROUNDS_PER_TURN: usize = 32;
 
 /// A C-MOVE sub-association's socket.
 struct SubSocket {
     pipe: Pipe,
     /// Its key in the loop's table of sub-association tokens.
     slot: usize,
-    /// While the TCP connection is being opened: when to give up.
-    connect_deadline: Option<Instant>,
+    /// While the TCP connection is being opened.
+    connecting: Option<Connecting>,
 }
 
 /// What the loop needs to drive a connection.
 pub(crate) struct Ctx<'a> {
     pub(crate) registry: &'a Registry,
-    pub(crate) options: &'a MioServerOptions,
     /// Sub-association tokens: slot to (connection key, sub-association id).
     pub(crate) sub_slots: &'a mut Slab<(usize, SubAssociationId)>,
     pub(crate) scratch: &'a mut [u8],
@@ -40,6 +40,9 @@ pub(crate) struct Ctx<'a> {
 /// An accepted connection.
 pub(crate) struct Conn {
     key: usize,
+    /// The listener it came from.
+    pub(crate) listener: usize,
+    options: Arc<MioServerOptions>,
     peer: SocketAddr,
     pipe: Pipe,
     assoc: Association,
@@ -53,9 +56,10 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(
         key: usize,
+        listener: usize,
         peer: SocketAddr,
         pipe: Pipe,
-        options: &MioServerOptions,
+        options: &Arc<MioServerOptions>,
         over_limit: bool,
     ) -> Self {
         let assoc = Association::acceptor(
@@ -65,6 +69,8 @@ impl Conn {
         );
         Self {
             key,
+            listener,
+            options: Arc::clone(options),
             peer,
             pipe,
             assoc,
@@ -97,7 +103,7 @@ impl Conn {
             }
         };
         for (id, s) in &self.subs {
-            consider(s.connect_deadline);
+            consider(s.connecting.as_ref().map(Connecting::deadline));
             consider(self.scp.sub_association(*id).and_then(|a| a.poll_timeout()));
         }
         earliest
@@ -122,10 +128,11 @@ impl Conn {
         tracing::debug!(peer = %self.peer, "connection closed");
     }
 
-    /// Shutdown: release when idle; after the grace period, abort (or just close a
-    /// connection that never asked to associate).
-    pub(crate) fn shutdown_step(&mut self, grace_over: bool) {
+    /// Shutdown, asked at `since`: release when idle; after the grace period, abort (or
+    /// just close a connection that never asked to associate).
+    pub(crate) fn shutdown_step(&mut self, since: Instant) {
         let now = Instant::now();
+        let grace_over = now.duration_since(since) > self.options.shutdown_grace;
         if self.scp.shutdown_step(&mut self.assoc, now, grace_over) == ShutdownStep::CloseTransport
         {
             self.killed = true;
@@ -152,7 +159,7 @@ impl Conn {
         }
         self.pipe.update_interest(ctx.registry, &self.assoc)?;
         for (id, s) in &mut self.subs {
-            if s.connect_deadline.is_none() {
+            if s.connecting.is_none() {
                 if let Some(a) = self.scp.sub_association(*id) {
                     s.pipe.update_interest(ctx.registry, a)?;
                 }
@@ -206,32 +213,31 @@ impl Conn {
                     .next()
                     .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
             });
-        let mut stream = match addr.and_then(TcpStream::connect) {
-            Ok(s) => s,
+        let entry = ctx.sub_slots.vacant_entry();
+        let slot = entry.key();
+        let started = addr.and_then(|addr| {
+            Connecting::start(
+                addr,
+                ctx.registry,
+                Slot::Sub(slot).token(),
+                now,
+                self.options.connect_timeout,
+            )
+        });
+        let (pipe, connecting) = match started {
+            Ok(started) => started,
             Err(e) => {
                 self.scp.sub_connect_failed(request.id, now, &e.to_string());
                 return Ok(());
             }
         };
-        let entry = ctx.sub_slots.vacant_entry();
-        let slot = entry.key();
-        let token = sub_token(slot);
-        if let Err(e) = ctx
-            .registry
-            .register(&mut stream, token, Interest::WRITABLE)
-        {
-            self.scp.sub_connect_failed(request.id, now, &e.to_string());
-            return Ok(());
-        }
         entry.insert((self.key, request.id));
-        let mut pipe = Pipe::new(stream, token, Interest::WRITABLE);
-        pipe.readable = false;
         self.subs.insert(
             request.id,
             SubSocket {
                 pipe,
                 slot,
-                connect_deadline: Some(now + ctx.options.connect_timeout),
+                connecting: Some(connecting),
             },
         );
         Ok(())
@@ -244,21 +250,19 @@ impl Conn {
             return false;
         };
         let mut moved = false;
-        if let Some(deadline) = sock.connect_deadline {
-            match connect_result(&sock.pipe.stream) {
-                Some(Ok(())) => {
-                    let _ = sock.pipe.stream.set_nodelay(true);
-                    sock.connect_deadline = None;
-                    sock.pipe.readable = true;
+        if let Some(connecting) = &sock.connecting {
+            match connecting.check(&mut sock.pipe, now) {
+                Some(Connected::Open) => {
+                    sock.connecting = None;
                     self.scp.sub_connected(id, now);
                     moved = true;
                 }
-                Some(Err(e)) => {
+                Some(Connected::Failed(e)) => {
                     self.scp.sub_connect_failed(id, now, &e.to_string());
                     self.remove_sub(id, ctx);
                     return true;
                 }
-                None if now >= deadline => {
+                Some(Connected::TimedOut(_)) => {
                     self.scp.sub_connect_failed(id, now, "connection timed out");
                     self.remove_sub(id, ctx);
                     return true;
@@ -293,18 +297,5 @@ impl Conn {
             let _ = s.pipe.stream.shutdown(std::net::Shutdown::Both);
             ctx.sub_slots.try_remove(s.slot);
         }
-    }
-}
-
-/// Whether a non-blocking connect finished: `None` while it is still in progress.
-fn connect_result(stream: &TcpStream) -> Option<io::Result<()>> {
-    match stream.take_error() {
-        Ok(Some(e)) | Err(e) => return Some(Err(e)),
-        Ok(None) => {}
-    }
-    match stream.peer_addr() {
-        Ok(_) => Some(Ok(())),
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
-        Err(e) => Some(Err(e)),
     }
 }

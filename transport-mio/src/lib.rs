@@ -1,36 +1,122 @@
 //! `dicomwire-mio`: a `mio` event-loop transport for dicomwire.
 //!
-//! [`MioServer`] serves DICOM associations from one thread and one `mio::Poll`. Like the
-//! blocking `dicomwire-std` server it makes no protocol decision of its own: it moves
-//! bytes and time between sockets and each connection's [`Association`] and
-//! [`Scp`], and takes the same decisions that server takes (accept; reject over the
-//! association limit with local-limit-exceeded; answer release requests; give every
-//! other event to the [`Scp`]; open the C-MOVE sub-associations it asks for).
+//! One thread and one `mio::Poll` drive every association, in both roles:
+//!
+//! - [`EventLoop`] owns the `Poll`. It can [`listen`](EventLoop::listen) (one or more
+//!   listeners, each serving DICOM associations with its own [`MioServerOptions`]) and
+//!   [`connect`](EventLoop::connect) client associations, at the same time: a worklist
+//!   broker can serve its modalities and query the RIS from the same loop.
+//! - [`MioServer`] is an [`EventLoop`] with one listener, for a plain SCP.
+//!
+//! Like the blocking `dicomwire-std` transport it makes no protocol decision of its own:
+//! it moves bytes and time between sockets and each connection's [`Association`]; a
+//! served association's decisions are its [`Scp`]'s (accept; reject over the
+//! association limit with local-limit-exceeded; answer release requests; open the
+//! C-MOVE sub-associations it asks for), a client operation's are the core's SCU drivers'
+//! ([`EchoScu`], [`FindScu`], [`RetrieveScu`]).
+//!
+//! # The client
+//!
+//! [`EventLoop::connect`] takes a socket address, an [`AssociationRequest`] (see
+//! [`association_request`]) and [`ClientOptions`], and returns a [`ClientId`] at once:
+//! the TCP connection opens without blocking, bounded by the connect timeout.
+//! [`submit`](EventLoop::submit) queues [`Operation`]s (C-ECHO, worklist or hanging
+//! protocol C-FIND, C-GET into a [`StoreHandler`], C-MOVE), which may be submitted before
+//! the association is established; they run one after the other.
+//! [`release`](EventLoop::release) releases once the queue is done,
+//! [`abort`](EventLoop::abort) aborts now, and [`cancel`](EventLoop::cancel) sends a
+//! C-CANCEL for a running C-FIND, C-GET or C-MOVE (or drops a queued operation).
+//!
+//! What happens comes back, in order, from [`EventLoop::poll_event`] as
+//! [`ClientEvent`]s: `Established`; progress per operation (each C-FIND match as it
+//! arrives, each C-GET instance stored, each pending retrieve response, and the final
+//! status); `OperationFailed` for an operation that could not start or was cut short;
+//! and, always last and exactly once, `Closed` with `Ok(())` after our release, or the
+//! [`ClientError`] that ended it: connection refused or timed out, the peer's
+//! A-ASSOCIATE-RJ (result, source, reason), an A-ABORT and its source and reason, no
+//! accepted presentation context, a DIMSE timeout. Nothing blocks; a C-GET's store
+//! handler runs on the loop thread, like the server's handlers (see below).
+//!
+//! A server and a client on one loop, on loopback (runnable):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use dicomwire::pdu::AeTitle;
+//! use dicomwire::service::scu::{association_request, ScuService};
+//! use dicomwire::service::{uids, Handlers};
+//! use dicomwire::ul::{AcceptorPolicy, SupportedSyntax};
+//! use dicomwire_mio::{
+//!     ClientEventKind, ClientOptions, EventLoop, MioServerOptions, Operation,
+//! };
+//!
+//! let mut event_loop = EventLoop::new()?;
+//! let policy = AcceptorPolicy {
+//!     abstract_syntaxes: vec![SupportedSyntax::new(
+//!         uids::VERIFICATION,
+//!         uids::uncompressed_transfer_syntaxes(),
+//!     )],
+//!     ..AcceptorPolicy::default()
+//! };
+//! let options = MioServerOptions::new(Arc::new(policy), Arc::new(Handlers::default()));
+//! let addr = event_loop.listen("127.0.0.1:0", options)?;
+//!
+//! let request = association_request(
+//!     AeTitle::new("ECHOSCU")?,
+//!     AeTitle::new("ANY-SCP")?,
+//!     &[ScuService::Verification],
+//! );
+//! let client = event_loop.connect(addr, request, ClientOptions::default())?;
+//! event_loop.submit(client, Operation::Echo)?;
+//! event_loop.release(client)?;
+//!
+//! let stop = event_loop.shutdown_handle();
+//! let mut echoed = None;
+//! // Runs until shutdown (the loop has a listener); the client's end asks for it.
+//! event_loop.run(|_, event| match event.kind {
+//!     ClientEventKind::Echo { status, .. } => echoed = Some(status),
+//!     ClientEventKind::Closed(outcome) => {
+//!         outcome.expect("released");
+//!         stop.shutdown();
+//!     }
+//!     _ => {}
+//! })?;
+//! assert!(echoed.expect("a C-ECHO response").is_success());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # The loop
 //!
+//! The same rules hold for every socket of the loop: accepted connections, C-MOVE
+//! sub-associations and client associations.
+//!
 //! - **Interest follows the core.** A socket is registered READABLE while its
-//!   association [`wants_read`](Association::wants_read), no input it refused waits, and
+//!   association [`wants_read`](dicomwire::ul::Association::wants_read), no input it refused waits, and
 //!   its outgoing queue is below a bound; WRITABLE while bytes it already produced wait
-//!   to be sent. With neither, the socket is deregistered.
-//! - **Time.** The poll timeout is the earliest deadline of all associations
-//!   ([`Association::poll_timeout`]) and of the C-MOVE connections being opened; on
-//!   waking, the connections whose deadline passed get `handle_timeout` (ARTIM closes
-//!   idle connections this way).
+//!   to be sent (or while its non-blocking connect is in progress). With neither, the
+//!   socket is deregistered.
+//! - **Time.** The poll timeout is the earliest deadline of everything in the loop: the
+//!   associations' timers ([`Association::poll_timeout`]: ARTIM, the A-ASSOCIATE and
+//!   A-RELEASE response timers), connections being opened (connect timeout) and client
+//!   operations waiting for their next message (DIMSE timeout). Deadlines sit in an
+//!   ordered index, so neither the timeout nor the deadlines due cost a pass over all
+//!   connections; on waking, the owners of the deadlines due are driven.
 //! - **Partial writes** keep their unsent bytes and a write position; nothing more is
 //!   taken from the association until they are gone.
 //! - **Backpressure.** A read goes straight into the association; the bytes it does not
 //!   take (its event queue is full) are kept and offered again before the socket is read
 //!   again. Reading also stops while the association's outgoing queue holds
 //!   [`MAX_QUEUED_OUTGOING`] PDUs or messages, so a peer that sends requests but never
-//!   reads the answers cannot grow our memory.
+//!   reads the answers cannot grow our memory. A client association also stops reading
+//!   while 64 of its events wait in [`EventLoop::poll_event`] (its DIMSE timeout is
+//!   suspended meanwhile): a user who does not take matches slows the peer down rather
+//!   than growing a queue.
 //! - **Memory per association** is bounded: one refused read chunk (64 KiB), one write
 //!   batch (64 KiB plus one PDU), and what the core holds (one partial PDU and one
 //!   message in assembly, within the configured PDU and message limits).
 //! - **Fairness.** One connection gets a bounded number of read/process/write rounds per
 //!   turn of the loop; if it still has work, it is served again on the next turn after
 //!   every other ready connection.
-//! - **Limits.** At most `max_associations` associations are served; one more is
+//! - **Limits.** At most `max_associations` associations are served per listener; one more is
 //!   accepted at the TCP level and answered A-ASSOCIATE-RJ (transient, local limit
 //!   exceeded). Beyond twice the limit (plus 16), connections are closed at once without
 //!   a word, so a flood cannot exhaust memory. Idle connections are closed by ARTIM.
@@ -86,9 +172,23 @@
 //! [`Scp::handle_event`]: dicomwire::service::Scp::handle_event
 //! [`Scp::poll`]: dicomwire::service::Scp::poll
 //! [`Handlers`]: dicomwire::service::Handlers
+//! [`StoreHandler`]: dicomwire::service::StoreHandler
+//! [`EchoScu`]: dicomwire::service::scu::EchoScu
+//! [`FindScu`]: dicomwire::service::scu::FindScu
+//! [`RetrieveScu`]: dicomwire::service::scu::RetrieveScu
+//! [`association_request`]: dicomwire::service::scu::association_request
+//! [`AssociationRequest`]: dicomwire::ul::AssociationRequest
 
+mod client;
 mod conn;
+mod connect;
+mod event_loop;
 mod pipe;
 mod server;
 
-pub use server::{MAX_QUEUED_OUTGOING, MioServer, MioServerOptions, ShutdownHandle};
+pub use client::{
+    ClientError, ClientEvent, ClientEventKind, ClientId, ClientOptions, OpId, Operation,
+};
+pub use event_loop::{EventLoop, ShutdownHandle};
+pub use pipe::MAX_QUEUED_OUTGOING;
+pub use server::{MioServer, MioServerOptions};

@@ -8,7 +8,9 @@ use dicomwire::ul::Association;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::server::MAX_QUEUED_OUTGOING;
+/// The most PDUs and DIMSE messages an association's outgoing queue may hold before its
+/// socket stops being read (the bound on each association's outgoing queue).
+pub const MAX_QUEUED_OUTGOING: usize = 16;
 
 /// How many bytes of PDUs are gathered before one `write`.
 const WRITE_BATCH: usize = 64 * 1024;
@@ -29,6 +31,8 @@ pub(crate) struct Pipe {
     written: usize,
     /// The socket is finished with (end of stream, an error, or we closed it).
     pub(crate) closed: bool,
+    /// The association's user holds input back (its events wait to be taken).
+    pub(crate) held: bool,
 }
 
 impl Pipe {
@@ -43,13 +47,24 @@ impl Pipe {
             unsent: Vec::new(),
             written: 0,
             closed: false,
+            held: false,
         }
     }
 
-    /// Whether the association may be given input: it wants it, and its outgoing queue
-    /// is below the bound (otherwise a peer that never reads could grow it forever).
+    /// Whether every byte taken from the association went out (or there is nowhere left
+    /// to send it).
+    pub(crate) fn is_flushed(&self) -> bool {
+        self.closed || self.written == self.unsent.len()
+    }
+
+    /// Whether the association may be given input: it wants it, its outgoing queue is
+    /// below the bound (otherwise a peer that never reads could grow it forever), and its
+    /// user is not holding input back.
     fn may_take_input(&self, assoc: &Association) -> bool {
-        !self.closed && assoc.wants_read() && assoc.queued_messages() < MAX_QUEUED_OUTGOING
+        !self.closed
+            && !self.held
+            && assoc.wants_read()
+            && assoc.queued_messages() < MAX_QUEUED_OUTGOING
     }
 
     /// Offers refused input again, or reads one chunk and offers it. Returns whether

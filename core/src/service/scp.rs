@@ -892,6 +892,13 @@ impl Scp {
     /// Advances the operations in progress: produces responses while the association's
     /// outgoing queue has room. Call it after each batch of events and after sending.
     pub fn poll(&mut self, assoc: &mut Association, now: Instant) {
+        if matches!(assoc.state(), State::Idle | State::AwaitingTransportClose) {
+            // The association is over (aborted, or closed): no response can be sent, so
+            // the queue never fills and a C-FIND would run its handler's results to the
+            // end for nothing, stalling the caller. Drop the finds; retrieves wind their
+            // sub-associations down on their own.
+            self.jobs.retain(|job| !matches!(job, Job::Find(_)));
+        }
         while assoc.queued_messages() < MAX_QUEUED_MESSAGES {
             let Some(job) = self.jobs.front_mut() else {
                 return;

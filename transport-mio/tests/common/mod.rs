@@ -80,3 +80,54 @@ pub fn worklist_record(n: usize) -> InMemDicomObject {
         ),
     ])
 }
+
+/// What one client association of an `EventLoop` gave, in order.
+#[derive(Debug, Default)]
+pub struct Log {
+    pub events: Vec<dicomwire_mio::ClientEventKind>,
+}
+
+impl Log {
+    /// How it ended; panics when it has not.
+    pub fn closed(&self) -> &Result<(), dicomwire_mio::ClientError> {
+        match self.events.last() {
+            Some(dicomwire_mio::ClientEventKind::Closed(outcome)) => outcome,
+            other => panic!("not closed; last event {other:?}"),
+        }
+    }
+}
+
+/// Turns `event_loop` until every client in `clients` has closed, giving each event to
+/// `on_event` first (it may call the loop) and then logging it per client. Panics after
+/// `limit`.
+pub fn drive_until_closed(
+    event_loop: &mut dicomwire_mio::EventLoop,
+    clients: &[dicomwire_mio::ClientId],
+    limit: Duration,
+    mut on_event: impl FnMut(&mut dicomwire_mio::EventLoop, &dicomwire_mio::ClientEvent),
+) -> std::collections::HashMap<dicomwire_mio::ClientId, Log> {
+    let deadline = Instant::now() + limit;
+    let mut logs: std::collections::HashMap<_, Log> =
+        clients.iter().map(|c| (*c, Log::default())).collect();
+    let mut open = clients.len();
+    while open > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{open} client associations still open after {limit:?}"
+        );
+        event_loop
+            .turn(Some(Duration::from_millis(100)))
+            .expect("turn");
+        while let Some(event) = event_loop.poll_event() {
+            on_event(event_loop, &event);
+            if matches!(event.kind, dicomwire_mio::ClientEventKind::Closed(_)) {
+                open -= 1;
+            }
+            logs.entry(event.client)
+                .or_default()
+                .events
+                .push(event.kind);
+        }
+    }
+    logs
+}
