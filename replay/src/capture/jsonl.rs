@@ -260,6 +260,7 @@ mod tests {
         let limits = CaptureLimits {
             max_flows: 1,
             max_stream_bytes: 2,
+            ..CaptureLimits::default()
         };
         let two_flows = format!(
             "{META}\n{{\"conn\": 0, \"event\": \"open\", \"t_us\": 0}}\n{{\"conn\": 1, \"event\": \"open\", \"t_us\": 0}}\n"

@@ -6,6 +6,8 @@
 //! seen, in microseconds since the flow began.
 
 mod jsonl;
+mod pcap;
+mod tcp;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -118,6 +120,11 @@ pub struct CaptureLimits {
     pub max_flows: usize,
     /// Most stream bytes kept per direction of a flow; more is an error.
     pub max_stream_bytes: usize,
+    /// Most bytes a packet capture's TCP reassembly holds per direction of a flow while
+    /// they wait for a hole before them to be filled (segments out of order). When more
+    /// wait, the hole is taken to be lost: the direction's stream is cut there, and a
+    /// note says so.
+    pub max_reorder_bytes: usize,
 }
 
 impl Default for CaptureLimits {
@@ -125,6 +132,7 @@ impl Default for CaptureLimits {
         Self {
             max_flows: 4096,
             max_stream_bytes: 1 << 30,
+            max_reorder_bytes: 16 << 20,
         }
     }
 }
@@ -151,10 +159,8 @@ impl Capture {
     pub fn parse(bytes: &[u8], limits: &CaptureLimits) -> Result<Self, CaptureError> {
         match sniff(bytes) {
             Some(CaptureFormat::JsonLines) => jsonl::parse(bytes, limits),
-            Some(format @ (CaptureFormat::Pcap | CaptureFormat::PcapNg)) => Err(CaptureError {
-                at: "byte 0".into(),
-                message: format!("{format:?} input is not read yet"),
-            }),
+            Some(CaptureFormat::Pcap) => pcap::parse_pcap(bytes, limits),
+            Some(CaptureFormat::PcapNg) => pcap::parse_pcapng(bytes, limits),
             None => Err(CaptureError {
                 at: "byte 0".into(),
                 message: "not a capture: neither JSON lines, pcap nor pcapng".into(),
