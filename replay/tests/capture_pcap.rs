@@ -663,3 +663,24 @@ proptest! {
         let _ = Capture::parse(&bytes, &CaptureLimits::default());
     }
 }
+
+#[test]
+fn too_many_held_back_segments_also_cut_the_stream() {
+    // 5000 one-byte segments after a hole: the 4097th held back gives the hole up, well
+    // before the byte bound.
+    let mut exchange = Exchange::new("127.0.0.1:50000", "127.0.0.1:104");
+    exchange.c2s = vec![7; 5001];
+    let mut packets = exchange.packets(0, 1);
+    packets.remove(3); // the first data byte
+    let flow = parse(&pcap(RAW, false, false, &packets)).flows.remove(0);
+    assert!(flow.stream(C2S).is_empty());
+    let note = flow
+        .notes
+        .iter()
+        .find(|n| n.starts_with("c2s:"))
+        .expect("a note");
+    // Packets 1-3 are the handshake: the 4097th byte after the hole is packet 4100.
+    assert!(note.contains("bytes 0..1 "), "{note}");
+    assert!(note.contains("before packet 4100 overflowed"), "{note}");
+    assert!(note.contains("5000 later bytes are dropped"), "{note}");
+}

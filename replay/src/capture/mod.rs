@@ -4,6 +4,38 @@
 //! per TCP connection (one association), and a flow is a time-ordered list of
 //! [`Record`]s, each the bytes one side sent (or its FIN / reset) with the time it was
 //! seen, in microseconds since the flow began.
+//!
+//! Formats: the `dicom-peers-capture/1` JSON lines of a recording proxy, and pcap or
+//! pcapng files as tcpdump, dumpcap and Wireshark write them (Ethernet, Linux cooked v1
+//! and v2, BSD loopback and raw IP link types; IPv4 and IPv6), whose TCP connections are
+//! reassembled: one flow per connection, the SYN's sender as the client, a new SYN on
+//! the addresses of a closed connection starting a new flow; the first-seen copy of
+//! every byte kept (retransmissions and overlaps add nothing); segments that arrive
+//! ahead of a hole held back, up to [`CaptureLimits::max_reorder_bytes`]; a hole never
+//! filled cuts that direction's stream there, since bytes after it are not contiguous
+//! with the ones before. FIN becomes [`RecordKind::Eof`], RST [`RecordKind::Reset`].
+//! Anything unusual (no SYN seen, a hole, packets cut short by the snap length, a file
+//! that ends mid-record) is said in [`Flow::notes`]. Whatever the format, reading is
+//! bounded by [`CaptureLimits`], and an arbitrary file is an error or a capture, never
+//! a panic.
+//!
+//! ```
+//! use dicomwire_replay::capture::{Capture, CaptureFormat, CaptureLimits, Direction, RecordKind};
+//!
+//! let file = concat!(
+//!     r#"{"meta": {"format": "dicom-peers-capture/1", "label": "an echo", "upstream": "127.0.0.1:104"}}"#, "\n",
+//!     r#"{"conn": 0, "event": "open", "t_us": 0, "client": "127.0.0.1:50000"}"#, "\n",
+//!     r#"{"conn": 0, "dir": "c2s", "t_us": 120, "len": 2, "hex": "0100"}"#, "\n",
+//!     r#"{"conn": 0, "event": "eof", "dir": "c2s", "t_us": 300}"#, "\n",
+//! );
+//! let capture = Capture::parse(file.as_bytes(), &CaptureLimits::default())?;
+//! assert_eq!(capture.format, CaptureFormat::JsonLines);
+//! let flow = &capture.flows[0];
+//! assert_eq!(flow.client, Some("127.0.0.1:50000".parse().unwrap()));
+//! assert_eq!(flow.stream(Direction::ClientToServer), [0x01, 0x00]);
+//! assert_eq!(flow.records[1].kind, RecordKind::Eof);
+//! # Ok::<(), dicomwire_replay::capture::CaptureError>(())
+//! ```
 
 mod jsonl;
 mod pcap;
@@ -122,8 +154,8 @@ pub struct CaptureLimits {
     pub max_stream_bytes: usize,
     /// Most bytes a packet capture's TCP reassembly holds per direction of a flow while
     /// they wait for a hole before them to be filled (segments out of order). When more
-    /// wait, the hole is taken to be lost: the direction's stream is cut there, and a
-    /// note says so.
+    /// wait (or more than 4096 segments), the hole is taken to be lost: the direction's
+    /// stream is cut there, and a note says so.
     pub max_reorder_bytes: usize,
 }
 

@@ -26,6 +26,11 @@ use std::net::SocketAddr;
 
 use super::{CaptureError, CaptureLimits, Direction, Flow, Record, RecordKind};
 
+/// Most segments held back per direction, whatever their size: a segment that overlaps
+/// held-back ones is cut to the holes between them, a walk over those it overlaps, and
+/// this bounds that walk (and the map's overhead) on a hostile file of tiny segments.
+const MAX_PENDING_SEGMENTS: usize = 4096;
+
 /// What the reassembler needs of one TCP segment.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Segment<'a> {
@@ -245,7 +250,9 @@ impl Conn {
                     limits.max_stream_bytes, self.client
                 ),
             })?;
-        if half.pending_bytes > limits.max_reorder_bytes {
+        if half.pending_bytes > limits.max_reorder_bytes
+            || half.pending.len() > MAX_PENDING_SEGMENTS
+        {
             half.cut(CutReason::Overflow(packet));
         }
         self.push_data(t_us, dir, delivered);
