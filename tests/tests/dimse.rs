@@ -1178,8 +1178,16 @@ fn every_command_set_of_every_capture_is_what_its_timeline_says() {
             }
         }
     }
-    // Three C-ECHO exchanges, hp_get, hp_move, two MWL finds and the cancelled one.
-    assert_eq!(total, 3 * 2 + 8 + 4 + 2 * 5 + 5);
+    // Three C-ECHO exchanges, hp_get, hp_move, two MWL finds and the cancelled one;
+    // then the captures made with fixtures/captures/tools: the pynetdicom echo before its
+    // abort, hp_get_3 (GET, 3 C-STORE-RQ and RSP, 3 pending, final), hp_move_3 (MOVE,
+    // 3 pending, final), the 200-match find (request, 200 pending, final), the
+    // pynetdicom cancel (request, cancel, 2 pending, cancel status) and the 128 KiB PDU
+    // find (request, 2 pending, final).
+    assert_eq!(
+        total,
+        3 * 2 + 8 + 4 + 2 * 5 + 5 + 2 + (1 + 3 + 3 + 3 + 1) + 5 + 202 + 5 + 4
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1626,7 +1634,8 @@ fn each_capture_replays_against_an_association_in_either_role() {
             replayed += 1;
         }
     }
-    assert_eq!(replayed, 16);
+    // Both roles of the 16 captures but the two rejections.
+    assert_eq!(replayed, 2 * 14);
 }
 
 #[test]

@@ -20,16 +20,23 @@ const DIRECTIONS: [Direction; 2] = [C2S, S2C];
 
 /// Every capture, each with a fact test below. A new capture must be added here (and get
 /// its own test): `the_fixture_set_is_the_one_these_tests_know` fails until it is.
-const CAPTURES: [&str; 9] = [
+const CAPTURES: [&str; 16] = [
     "abort_dcmtk",
+    "abort_pynetdicom",
     "assoc_reject_called_ae_dcmtk",
+    "assoc_reject_pynetdicom",
     "echo_dcmtk",
     "echo_pynetdicom",
     "hp_get_2_pynetdicom",
+    "hp_get_3_pynetdicom",
     "hp_move_2_pynetdicom",
+    "hp_move_3_pynetdicom",
+    "mwl_find_200_dcmtk",
     "mwl_find_3_dcmtk",
     "mwl_find_3_pynetdicom",
     "mwl_find_cancel_dcmtk",
+    "mwl_find_cancel_pynetdicom",
+    "mwl_find_pdu128k_dcmtk",
 ];
 
 const VERIFICATION: &str = "1.2.840.10008.1.1";
@@ -63,7 +70,7 @@ enum Difference {
 
 /// Every PDU of the captures whose re-encoding differs: (capture, direction, index of the
 /// PDU in that direction, why). All other PDUs must re-encode byte for byte.
-const REENCODED_DIFFERENTLY: [(&str, Direction, usize, Difference); 7] = [
+const REENCODED_DIFFERENTLY: [(&str, Direction, usize, Difference); 11] = [
     (
         "abort_dcmtk",
         C2S,
@@ -95,6 +102,24 @@ const REENCODED_DIFFERENTLY: [(&str, Direction, usize, Difference); 7] = [
         Difference::UserInformationOrder,
     ),
     (
+        "hp_get_3_pynetdicom",
+        C2S,
+        0,
+        Difference::UserInformationOrder,
+    ),
+    (
+        "hp_get_3_pynetdicom",
+        S2C,
+        0,
+        Difference::UserInformationOrder,
+    ),
+    (
+        "mwl_find_200_dcmtk",
+        C2S,
+        0,
+        Difference::ReservedByteOfProposedContext,
+    ),
+    (
         "mwl_find_3_dcmtk",
         C2S,
         0,
@@ -102,6 +127,12 @@ const REENCODED_DIFFERENTLY: [(&str, Direction, usize, Difference); 7] = [
     ),
     (
         "mwl_find_cancel_dcmtk",
+        C2S,
+        0,
+        Difference::ReservedByteOfProposedContext,
+    ),
+    (
+        "mwl_find_pdu128k_dcmtk",
         C2S,
         0,
         Difference::ReservedByteOfProposedContext,
@@ -368,10 +399,15 @@ fn every_capture_decodes_completely_in_both_directions() {
             let pdus = s.pdus(dir);
             let total: usize = pdus.iter().map(|r| r.bytes.len()).sum();
             assert_eq!(total, s.stream(dir).len(), "{} {dir:?}", s.name);
-            // The captured peers never send a PDU over 16 KiB (their max PDU length): the
-            // default limits are not what made these decode.
+            // The captured peers never send a PDU over the max PDU length they were
+            // given: 16 KiB by default, 128 KiB where the capture negotiated that.
+            let max_pdu = if s.name.contains("pdu128k") {
+                131_072
+            } else {
+                16384
+            };
             for r in &pdus {
-                assert!(r.bytes.len() <= PDU_HEADER_LEN + 16384, "{}", s.name);
+                assert!(r.bytes.len() <= PDU_HEADER_LEN + max_pdu, "{}", s.name);
             }
         }
     }
@@ -548,6 +584,11 @@ fn the_fixture_captures_are_copies_of_the_shared_ones() {
     let ours = fixtures_dir().join("captures");
     for entry in std::fs::read_dir(&ours).expect("fixtures/captures exists") {
         let path = entry.expect("a readable entry").path();
+        // The captures and their timelines; the README here documents more than the
+        // shared one (the captures made in this repository).
+        if !path.extension().is_some_and(|e| e == "jsonl" || e == "txt") {
+            continue;
+        }
         let theirs = shared.join(path.file_name().expect("a file name"));
         if theirs.exists() {
             assert!(
@@ -1071,6 +1112,194 @@ fn abort_dcmtk_is_a_service_user_abort_after_the_echo() {
     assert_eq!(abort.source, AbortSource::ServiceUser);
     assert_eq!(abort.codes(), (0, 0));
     assert_eq!(abort.to_string(), "A-ABORT by DICOM UL service-user");
+}
+
+// The captures made with tests/fixtures/captures/tools (pynetdicom SCPs titled PYSCP,
+// SCUs PYSCU; DCMTK findscu calling as FINDSCU).
+
+#[test]
+fn abort_pynetdicom_is_a_service_user_abort_after_the_echo() {
+    let s = Session::named("abort_pynetdicom");
+    let (c2s, s2c) = (s.pdus(C2S), s.pdus(S2C));
+    assert_eq!(shape(&c2s), ["A-ASSOCIATE-RQ", "P-DATA-TF", "A-ABORT"]);
+    assert_eq!(shape(&s2c), ["A-ASSOCIATE-AC", "P-DATA-TF"]);
+    let rq = first_rq(&c2s);
+    assert_rq(rq, "PYSCP", "PYSCU", PYNETDICOM);
+    assert_eq!(
+        proposed(rq),
+        [(1, VERIFICATION, vec![EXPLICIT_LE, IMPLICIT_LE])]
+    );
+    assert_ac(first_ac(&s2c), "PYSCP", "PYSCU", PYNETDICOM);
+    assert_eq!(pdv_lengths(&c2s), [68]);
+    assert_eq!(pdv_lengths(&s2c), [78]);
+    let last = c2s.last().expect("PDUs");
+    assert_eq!(
+        last.bytes,
+        [0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
+    );
+}
+
+#[test]
+fn assoc_reject_pynetdicom_is_a_permanent_service_user_rejection() {
+    let s = Session::named("assoc_reject_pynetdicom");
+    let (c2s, s2c) = (s.pdus(C2S), s.pdus(S2C));
+    assert_eq!(shape(&c2s), ["A-ASSOCIATE-RQ"]);
+    assert_eq!(shape(&s2c), ["A-ASSOCIATE-RJ"]);
+    assert_rq(first_rq(&c2s), "NOSUCHAE", "PYSCU", PYNETDICOM);
+    let Pdu::AssociateRj(rj) = &s2c[0].pdu else {
+        unreachable!("checked by shape")
+    };
+    // The same bytes as wlmscpfs's rejection: pynetdicom's require_called_aet.
+    assert_eq!(
+        s2c[0].bytes,
+        [0x03, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x01, 0x01, 0x07]
+    );
+    assert_eq!(rj.result, RejectResult::Permanent);
+    assert_eq!(
+        rj.source,
+        RejectSource::ServiceUser(ServiceUserReason::CalledAeTitleNotRecognized)
+    );
+}
+
+#[test]
+fn hp_get_3_pynetdicom_stores_three_instances_on_the_same_association() {
+    let s = Session::named("hp_get_3_pynetdicom");
+    let (c2s, s2c) = (s.pdus(C2S), s.pdus(S2C));
+    assert_eq!(
+        shape(&c2s),
+        ["A-ASSOCIATE-RQ", "P-DATA-TF x5", "A-RELEASE-RQ"]
+    );
+    assert_eq!(
+        shape(&s2c),
+        ["A-ASSOCIATE-AC", "P-DATA-TF x10", "A-RELEASE-RP"]
+    );
+    let both = vec![EXPLICIT_LE, IMPLICIT_LE];
+    let rq = first_rq(&c2s);
+    assert_rq(rq, "PYSCP", "PYSCU", PYNETDICOM);
+    assert_eq!(
+        proposed(rq),
+        [(1, HP_GET, both.clone()), (3, HP_STORAGE, both)]
+    );
+    let hp_storage_scp = RoleSelection {
+        sop_class_uid: uid(HP_STORAGE),
+        scu_role: false,
+        scp_role: true,
+    };
+    assert_eq!(
+        rq.user_information.role_selections,
+        std::slice::from_ref(&hp_storage_scp)
+    );
+    let ac = first_ac(&s2c);
+    assert_ac(ac, "PYSCP", "PYSCU", PYNETDICOM);
+    assert_eq!(ac.user_information.role_selections, [hp_storage_scp]);
+    // C-GET-RQ + identifier on pc1, then a C-STORE-RSP on pc3 per instance.
+    assert_eq!(pdv_flags(&c2s), "C1 D1 C3 C3 C3");
+    assert_eq!(pdv_lengths(&c2s), [84, 104, 124, 124, 124]);
+    // Per instance: C-STORE-RQ + data set on pc3, then C-GET-RSP pending on pc1; the
+    // final C-GET-RSP last.
+    assert_eq!(pdv_flags(&s2c), "C3 D3 C1 C3 D3 C1 C3 D3 C1 C1");
+    assert_eq!(
+        pdv_lengths(&s2c),
+        [124, 324, 124, 124, 324, 124, 124, 324, 124, 124]
+    );
+}
+
+#[test]
+fn hp_move_3_pynetdicom_three_pending_then_success() {
+    let s = Session::named("hp_move_3_pynetdicom");
+    let (c2s, s2c) = (s.pdus(C2S), s.pdus(S2C));
+    assert_eq!(
+        shape(&c2s),
+        ["A-ASSOCIATE-RQ", "P-DATA-TF x2", "A-RELEASE-RQ"]
+    );
+    assert_eq!(
+        shape(&s2c),
+        ["A-ASSOCIATE-AC", "P-DATA-TF x4", "A-RELEASE-RP"]
+    );
+    let rq = first_rq(&c2s);
+    assert_rq(rq, "PYSCP", "PYSCU", PYNETDICOM);
+    assert_eq!(proposed(rq), [(1, HP_MOVE, vec![EXPLICIT_LE, IMPLICIT_LE])]);
+    assert_ac(first_ac(&s2c), "PYSCP", "PYSCU", PYNETDICOM);
+    assert_eq!(pdv_flags(&c2s), "C1 D1");
+    assert_eq!(pdv_lengths(&c2s), [100, 104]);
+    assert_eq!(pdv_flags(&s2c), "C1 C1 C1 C1");
+    assert_eq!(pdv_lengths(&s2c), [124, 124, 124, 124]);
+}
+
+#[test]
+fn mwl_find_200_dcmtk_two_hundred_pending_matches_then_success() {
+    let s = Session::named("mwl_find_200_dcmtk");
+    let (c2s, s2c) = (s.pdus(C2S), s.pdus(S2C));
+    assert_eq!(
+        shape(&c2s),
+        ["A-ASSOCIATE-RQ", "P-DATA-TF x2", "A-RELEASE-RQ"]
+    );
+    assert_eq!(
+        shape(&s2c),
+        ["A-ASSOCIATE-AC", "P-DATA-TF x401", "A-RELEASE-RP"]
+    );
+    assert_rq(first_rq(&c2s), "WLMSCP", "FINDSCU", DCMTK);
+    assert_ac(first_ac(&s2c), "WLMSCP", "FINDSCU", DCMTK);
+    assert_eq!(pdv_flags(&c2s), "C1 D1");
+    // 200 × (pending response, identifier), then the final response.
+    let mut expected = vec!["C1 D1"; 200];
+    expected.push("C1");
+    assert_eq!(pdv_flags(&s2c), expected.join(" "));
+    let lengths = pdv_lengths(&s2c);
+    assert!(lengths.iter().step_by(2).all(|&n| n == 82), "{lengths:?}");
+}
+
+#[test]
+fn mwl_find_cancel_pynetdicom_cancel_after_the_second_match() {
+    let s = Session::named("mwl_find_cancel_pynetdicom");
+    let (c2s, s2c) = (s.pdus(C2S), s.pdus(S2C));
+    assert_eq!(
+        shape(&c2s),
+        ["A-ASSOCIATE-RQ", "P-DATA-TF x3", "A-RELEASE-RQ"]
+    );
+    assert_eq!(
+        shape(&s2c),
+        ["A-ASSOCIATE-AC", "P-DATA-TF x5", "A-RELEASE-RP"]
+    );
+    assert_rq(first_rq(&c2s), "PYSCP", "PYSCU", PYNETDICOM);
+    assert_ac(first_ac(&s2c), "PYSCP", "PYSCU", PYNETDICOM);
+    // C-FIND-RQ, identifier, C-CANCEL-RQ.
+    assert_eq!(pdv_flags(&c2s), "C1 D1 C1");
+    assert_eq!(pdv_lengths(&c2s), [82, 68, 42]);
+    // Two matches, then the cancel status.
+    assert_eq!(pdv_flags(&s2c), "C1 D1 C1 D1 C1");
+    assert_eq!(pdv_lengths(&s2c), [82, 122, 82, 122, 82]);
+}
+
+#[test]
+fn mwl_find_pdu128k_dcmtk_sends_p_data_beyond_16_kib() {
+    let s = Session::named("mwl_find_pdu128k_dcmtk");
+    let (c2s, s2c) = (s.pdus(C2S), s.pdus(S2C));
+    assert_eq!(
+        shape(&c2s),
+        ["A-ASSOCIATE-RQ", "P-DATA-TF x2", "A-RELEASE-RQ"]
+    );
+    assert_eq!(
+        shape(&s2c),
+        ["A-ASSOCIATE-AC", "P-DATA-TF x5", "A-RELEASE-RP"]
+    );
+    // Both announce 131072: DCMTK's findscu --max-pdu, pynetdicom's maximum_pdu_size.
+    assert_rq(
+        first_rq(&c2s),
+        "PYSCP",
+        "FINDSCU",
+        (DCMTK.0, DCMTK.1, 131_072),
+    );
+    assert_ac(
+        first_ac(&s2c),
+        "PYSCP",
+        "FINDSCU",
+        (PYNETDICOM.0, PYNETDICOM.1, 131_072),
+    );
+    // Each 30 KiB identifier in one PDV of one P-DATA-TF, as the peer's max allows.
+    assert_eq!(pdv_flags(&s2c), "C1 D1 C1 D1 C1");
+    assert_eq!(pdv_lengths(&s2c), [82, 30834, 82, 30834, 82]);
+    assert!(s2c.iter().any(|r| r.bytes.len() > 16384 + PDU_HEADER_LEN));
 }
 
 /// Every capture opens with a request, answered by an accept or a reject.
