@@ -1515,3 +1515,47 @@ fn queued_messages_are_sent_one_after_the_other_never_interleaved() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A caller's own message IDs (send_request_with_id), as a replay of a recorded peer needs
+
+#[test]
+fn send_request_with_id_keeps_the_callers_id_and_refuses_one_in_use() {
+    let mut pair = pair();
+    let with = |id: MessageId| with_id(&echo(), id);
+    let sent = pair.call(Side::Requestor, |a, now| {
+        a.send_request_with_id(now, pc(1), with(7), None)
+    });
+    assert_eq!(sent, Ok(7));
+    let again = pair.call(Side::Requestor, |a, now| {
+        a.send_request_with_id(now, pc(1), with(7), None)
+    });
+    assert_eq!(
+        again,
+        Err(ApiMisuse::Dimse(DimseMisuse::MessageIdInUse(7))),
+        "an ID still outstanding is refused, and nothing is queued"
+    );
+    assert_eq!(pair.requestor.outstanding_requests(), 1);
+    let response = pair.call(Side::Requestor, |a, now| {
+        a.send_request_with_id(now, pc(1), echo_rsp(1, Status::SUCCESS), None)
+    });
+    assert_eq!(
+        response,
+        Err(ApiMisuse::Dimse(DimseMisuse::WrongKind("C-ECHO-RSP")))
+    );
+    pair.drive();
+    assert_eq!(received(&pair, Side::Acceptor), [(1, with(7), None)]);
+    send_response(
+        &mut pair,
+        Side::Acceptor,
+        1,
+        echo_rsp(7, Status::SUCCESS),
+        None,
+    )
+    .expect("the acceptor answers 7");
+    pair.drive();
+    assert_eq!(pair.requestor.outstanding_requests(), 0);
+    // Allocation goes on from where it was: our own numbering is not disturbed.
+    let next = send_request(&mut pair, Side::Requestor, 1, echo(), None).expect("sent");
+    assert_eq!(next, 1);
+}

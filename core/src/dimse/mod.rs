@@ -166,6 +166,9 @@ pub enum DimseMisuse {
     /// A response or cancel for an operation that is not outstanding.
     #[error("no outstanding operation with message ID {0}")]
     UnknownOperation(MessageId),
+    /// A request with a message ID that a request we invoked still has.
+    #[error("message ID {0} is still in use by an outstanding request")]
+    MessageIdInUse(MessageId),
     /// A response on another context than the request's.
     #[error("the request {message_id} came on context {expected}, not {found}")]
     WrongContext {

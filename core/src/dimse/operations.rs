@@ -36,6 +36,11 @@ impl Operations {
         }
     }
 
+    /// Whether a request we invoked still holds `id`.
+    pub(crate) fn is_invoked(&self, id: MessageId) -> bool {
+        self.invoked.contains_key(&id)
+    }
+
     pub(crate) fn invoked_count(&self) -> usize {
         self.invoked.len()
     }

@@ -481,6 +481,7 @@ pub struct Association {
     close_transport: bool,
     connected: bool,
     last_transition: Option<AppliedTransition>,
+    transitions_applied: u64,
 }
 
 impl fmt::Debug for Association {
@@ -558,6 +559,7 @@ impl Association {
             close_transport: false,
             connected: false,
             last_transition: None,
+            transitions_applied: 0,
         }
     }
 
@@ -622,6 +624,12 @@ impl Association {
     /// The last cell of Table 9-10 applied: state, event, action, next state.
     pub fn last_transition(&self) -> Option<AppliedTransition> {
         self.last_transition
+    }
+
+    /// How many cells of Table 9-10 have been applied so far: a transcript tells from it
+    /// whether a call applied one (two equal cells in a row look the same otherwise).
+    pub fn transitions_applied(&self) -> u64 {
+        self.transitions_applied
     }
 
     /// The next deadline and which timer it is.
@@ -924,8 +932,39 @@ impl Association {
         &mut self,
         now: Instant,
         context_id: PresentationContextId,
+        message: Message,
+        data: Option<Bytes>,
+    ) -> Result<MessageId, ApiMisuse> {
+        self.queue_request(now, context_id, message, data, None)
+    }
+
+    /// Like [`send_request`](Self::send_request), but keeps the message ID the message
+    /// holds instead of allocating one: for a caller with its own numbering, such as a
+    /// replay that must send what a recorded peer sent. An ID that a request we invoked
+    /// still holds is [`DimseMisuse::MessageIdInUse`].
+    pub fn send_request_with_id(
+        &mut self,
+        now: Instant,
+        context_id: PresentationContextId,
+        message: Message,
+        data: Option<Bytes>,
+    ) -> Result<MessageId, ApiMisuse> {
+        let id = message
+            .message_id()
+            .ok_or(DimseMisuse::WrongKind(message.name()))?;
+        if self.ops.is_invoked(id) {
+            return Err(DimseMisuse::MessageIdInUse(id).into());
+        }
+        self.queue_request(now, context_id, message, data, Some(id))
+    }
+
+    fn queue_request(
+        &mut self,
+        now: Instant,
+        context_id: PresentationContextId,
         mut message: Message,
         data: Option<Bytes>,
+        keep_id: Option<MessageId>,
     ) -> Result<MessageId, ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
         if !message.is_request() {
@@ -957,7 +996,10 @@ impl Association {
         if !dimse::fits(self.ops.invoked_count(), window) {
             return Err(DimseMisuse::WindowFull(window).into());
         }
-        let id = self.ops.next_id();
+        let id = match keep_id {
+            Some(id) => id,
+            None => self.ops.next_id(),
+        };
         message.set_message_id(id);
         let command = encode_command(&message, data.is_some())?;
         self.ops.invoke(
@@ -1222,6 +1264,7 @@ impl Association {
         };
         tracing::trace!(%applied, "transition");
         self.last_transition = Some(applied);
+        self.transitions_applied += 1;
         self.enter(next);
         Ok(())
     }
