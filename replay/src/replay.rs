@@ -149,18 +149,23 @@ pub fn decode(flow: &Flow) -> Transcript {
     let mut assemblers = [Assembler::default(), Assembler::default()];
     for item in &items {
         let asm = &mut assemblers[usize::from(item.dir == Direction::ServerToClient)];
-        for line in item_lines(item, asm) {
+        for line in item_lines(item, asm).0 {
             lines.push(format!("{} {} {line}", time(item.t_us), arrow(item.dir)));
         }
     }
     Transcript { lines }
 }
 
-/// The description lines of one timeline item: a PDU, or the DIMSE messages it completes.
-fn item_lines(item: &Item, asm: &mut Assembler) -> Vec<String> {
-    match &item.kind {
+/// The description lines of one timeline item: a PDU, or the DIMSE messages it completes;
+/// and how many DIMSE messages it completed.
+fn item_lines(item: &Item, asm: &mut Assembler) -> (Vec<String>, usize) {
+    let lines = match &item.kind {
         ItemKind::Pdu(bytes) => {
             let units = asm.push_pdu(bytes);
+            let whole = units
+                .iter()
+                .filter(|u| matches!(u, Unit::Message(_)))
+                .count();
             let messages: Vec<String> = units
                 .iter()
                 .map(|u| match u {
@@ -168,14 +173,15 @@ fn item_lines(item: &Item, asm: &mut Assembler) -> Vec<String> {
                     other => describe::unit(other),
                 })
                 .collect();
-            if messages.is_empty() {
+            let lines = if messages.is_empty() {
                 match wire::decode_pdu(bytes) {
                     Ok(pdu) => vec![describe::pdu(&pdu)],
                     Err(e) => vec![format!("<invalid PDU: {e}>")],
                 }
             } else {
                 messages
-            }
+            };
+            return (lines, whole);
         }
         ItemKind::Unframed { bytes, error } => {
             vec![format!("<not a PDU: {error}; {} bytes>", bytes.len())]
@@ -188,7 +194,8 @@ fn item_lines(item: &Item, asm: &mut Assembler) -> Vec<String> {
         }
         ItemKind::Eof => vec!["<eof>".to_owned()],
         ItemKind::Reset => vec!["<reset>".to_owned()],
-    }
+    };
+    (lines, 0)
 }
 
 /// A replay of one flow in one role.
@@ -269,6 +276,7 @@ impl<'f> Replay<'f> {
             ours: Assembler::default(),
             our_pdus: 0,
             seen_transitions: 0,
+            indications: 0,
             lines: Vec::new(),
             divergence: None,
         };
@@ -357,6 +365,8 @@ struct Run {
     ours: Assembler,
     our_pdus: usize,
     seen_transitions: u64,
+    /// DIMSE messages our core reported to its user.
+    indications: usize,
     lines: Vec<String>,
     divergence: Option<Divergence>,
 }
@@ -409,9 +419,21 @@ impl Run {
 
     /// The peer's bytes, fed into our core.
     fn peer_item(&mut self, item: &Item, now: Instant, asm: &mut Assembler) {
-        for line in item_lines(item, asm) {
+        let (lines, whole) = item_lines(item, asm);
+        for line in lines {
             self.line(format!("{} {} {line}", time(item.t_us), arrow(item.dir)));
         }
+        let before = self.indications;
+        self.feed(item, now);
+        let reported = self.indications - before;
+        if whole > reported && self.divergence.is_none() {
+            self.line(format!(
+                "{INDENT}our core reported {reported} of the {whole} DIMSE messages to its user (the rest dropped)"
+            ));
+        }
+    }
+
+    fn feed(&mut self, item: &Item, now: Instant) {
         let Some(assoc) = self.assoc.as_mut() else {
             self.line(format!("{INDENT}(no association yet: not fed to our core)"));
             return;
@@ -458,7 +480,7 @@ impl Run {
                     Ok(pdu) => describe::pdu(&pdu),
                     Err(e) => format!("<invalid PDU: {e}>"),
                 },
-                _ => item_lines(item, &mut scratch).join("; "),
+                _ => item_lines(item, &mut scratch).0.join("; "),
             };
             self.line(format!(
                 "{} {} recorded {text}",
@@ -649,8 +671,10 @@ impl Run {
         while let Some(event) = self.assoc.as_mut().and_then(Association::poll_event) {
             let text = event_text(&event);
             self.lines.push(format!("{INDENT}event: {text}"));
-            if let Event::AssociationRequested(token) = event {
-                self.token = Some(token);
+            match event {
+                Event::AssociationRequested(token) => self.token = Some(token),
+                Event::Message(_) | Event::StoreStarted(_) => self.indications += 1,
+                _ => {}
             }
         }
     }
