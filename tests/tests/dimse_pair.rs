@@ -1559,3 +1559,42 @@ fn send_request_with_id_keeps_the_callers_id_and_refuses_one_in_use() {
     let next = send_request(&mut pair, Side::Requestor, 1, echo(), None).expect("sent");
     assert_eq!(next, 1);
 }
+
+#[test]
+fn a_final_c_find_rsp_with_an_identifier_is_refused() {
+    let mut pair = pair();
+    let id = send_request(&mut pair, Side::Requestor, 3, find(), Some(vec![0; 8])).expect("sent");
+    pair.drive();
+    let with_data = send_response(
+        &mut pair,
+        Side::Acceptor,
+        3,
+        find_rsp(id, Status::SUCCESS),
+        Some(vec![0; 8]),
+    );
+    assert_eq!(
+        with_data,
+        Err(ApiMisuse::Dimse(DimseMisuse::DataSet {
+            message: "C-FIND-RSP",
+            expected: false
+        }))
+    );
+    assert_eq!(pair.acceptor.operations_in_progress(), 1, "nothing changed");
+    send_response(
+        &mut pair,
+        Side::Acceptor,
+        3,
+        find_rsp(id, Status::PENDING),
+        Some(vec![0; 8]),
+    )
+    .expect("a pending response carries its identifier");
+    send_response(
+        &mut pair,
+        Side::Acceptor,
+        3,
+        find_rsp(id, Status::SUCCESS),
+        None,
+    )
+    .expect("the final one carries none");
+    assert_eq!(pair.acceptor.operations_in_progress(), 0);
+}

@@ -1048,7 +1048,10 @@ impl Association {
         if response_for(op.command) != Some(message.command_field()) {
             return Err(DimseMisuse::WrongKind(message.name()).into());
         }
-        if data.is_some() && matches!(message, Message::CEchoRsp(_) | Message::CStoreRsp(_)) {
+        // PS3.7 9.1.2.1: a C-FIND-RSP carries an identifier with a pending status only.
+        let takes_no_data = matches!(message, Message::CEchoRsp(_) | Message::CStoreRsp(_))
+            || (matches!(message, Message::CFindRsp(_)) && !status.is_pending());
+        if data.is_some() && takes_no_data {
             return Err(DimseMisuse::DataSet {
                 message: message.name(),
                 expected: false,
