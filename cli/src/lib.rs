@@ -12,7 +12,8 @@
 //!   printing matches, or DICOM JSON with `--json` ([`json`]).
 //! - `get hanging-protocol`: a C-GET, writing the instances as Part 10 files.
 //! - `move hanging-protocol`: a C-MOVE to another AE.
-//! - `replay`: drives the core from captured traffic.
+//! - `replay`: decodes a capture, or replays it through the core as SCP or SCU and
+//!   compares what the core sends with what the recorded peer sent ([`replay`]).
 //!
 //! The modules here are what the binary needs besides the network: the sample data, file
 //! loading and writing, DICOM JSON, and `-k` parsing.
@@ -20,4 +21,5 @@
 pub mod files;
 pub mod json;
 pub mod keys;
+pub mod replay;
 pub mod sample;

@@ -1,5 +1,5 @@
 //! `dicomwire`: a worklist and hanging-protocol SCP (`serve`) and the SCU commands `echo`,
-//! `find`, `get` and `move`, over the blocking transport.
+//! `find`, `get` and `move`, over the blocking transport; and `replay` of captures.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -92,6 +92,28 @@ enum Command {
         #[arg(short = 'k', long = "key", required = true)]
         keys: Vec<String>,
     },
+    /// Decode a capture (JSON lines, pcap, pcapng), or replay it through our core as SCP or
+    /// SCU and compare what it sends with the recorded peer. Exit 0 matched, 1 diverged,
+    /// 2 unusable input.
+    Replay {
+        /// The capture file.
+        capture: PathBuf,
+        /// Replay with our core as the acceptor (scp) or the requestor (scu); without it,
+        /// decode and print both sides of every flow.
+        #[arg(long = "as", value_enum)]
+        role: Option<ReplayAs>,
+        /// Only this flow (0-based); without it, every flow that is an association.
+        #[arg(long)]
+        flow: Option<usize>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplayAs {
+    /// Our core is the acceptor, fed the recorded client.
+    Scp,
+    /// Our core is the requestor, fed the recorded server.
+    Scu,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +214,24 @@ fn main() -> ExitCode {
             dest,
             keys,
         } => move_to(&scu, &dest, &keys),
+        Command::Replay {
+            capture,
+            role,
+            flow,
+        } => {
+            let role = role.map(|r| match r {
+                ReplayAs::Scp => dicomwire_replay::ReplayRole::Scp,
+                ReplayAs::Scu => dicomwire_replay::ReplayRole::Scu,
+            });
+            let code = dicomwire_cli::replay::run(
+                &capture,
+                role,
+                flow,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            );
+            Ok(ExitCode::from(code))
+        }
     };
     match result {
         Ok(code) => code,
