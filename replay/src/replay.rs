@@ -405,8 +405,8 @@ impl Run {
                 .assoc
                 .as_ref()
                 .and_then(Association::next_timer)
-                .map(|(_, timer)| timer);
-            self.line(format!("{} timer {timer:?} expired", time(t)));
+                .map_or_else(String::new, |(_, timer)| format!(" {timer:?}"));
+            self.line(format!("{} timer{timer} expired", time(t)));
             if let Some(assoc) = self.assoc.as_mut() {
                 assoc.handle_timeout(deadline);
             }

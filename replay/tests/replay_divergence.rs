@@ -307,3 +307,69 @@ fn a_flow_that_is_not_dicom_is_not_an_association() {
         other => panic!("{other}"),
     }
 }
+
+/// Every record from `from` on happens `by_us` later.
+fn delay(flow: &mut Flow, from: usize, by_us: u64) {
+    for record in &mut flow.records[from..] {
+        record.t_us += by_us;
+    }
+}
+
+#[test]
+fn a_server_that_answers_after_our_associate_timeout_diverges_as_scu() {
+    let mut flow = flow("echo_dcmtk.jsonl");
+    let ac = pdus(&flow, S2C)[0];
+    delay(&mut flow, ac, 31_000_000);
+    // On the virtual clock our requestor's 30 s wait for the A-ASSOCIATE-AC ends first:
+    // it aborts where the recorded echoscu waited and then sent its C-ECHO-RQ.
+    let report = Replay::new(&flow, ReplayRole::Scu, Instant::now()).run();
+    let text = report.transcript.to_string();
+    assert!(text.contains("timer AssociateResponse expired"), "{text}");
+    assert!(text.contains("Sta5 --Evt15/AA-1--> Sta13"), "{text}");
+    let Outcome::Diverged(d) = report.outcome else {
+        panic!("{text}")
+    };
+    says(
+        &d,
+        &[
+            "recorded: C-ECHO-RQ",
+            "ours:     A-ABORT by DICOM UL service-user",
+        ],
+    );
+}
+
+#[test]
+fn a_client_that_sends_its_request_after_artim_diverges_as_scp() {
+    let mut flow = flow("echo_dcmtk.jsonl");
+    let rq = pdus(&flow, C2S)[0];
+    delay(&mut flow, rq, 31_000_000);
+    // ARTIM (30 s) expires in Sta2: our acceptor closes the connection without a word,
+    // so there is no A-ASSOCIATE indication to answer when the recorded server accepted.
+    let report = Replay::new(&flow, ReplayRole::Scp, Instant::now()).run();
+    let text = report.transcript.to_string();
+    assert!(text.contains("timer Artim expired"), "{text}");
+    assert!(text.contains("Sta2 --Evt18/AA-2--> Sta1"), "{text}");
+    let Outcome::Diverged(d) = report.outcome else {
+        panic!("{text}")
+    };
+    says(
+        &d,
+        &["A-ASSOCIATE-AC", "cannot", "no A-ASSOCIATE indication"],
+    );
+}
+
+#[test]
+fn a_smaller_max_pdu_makes_our_core_fragment_more_and_still_match() {
+    let mut flow = flow("mwl_find_3_dcmtk.jsonl");
+    let rq = pdus(&flow, C2S)[0];
+    let bytes = bytes_mut(&mut flow, rq);
+    let item = find(bytes, &[0x51, 0x00, 0x00, 0x04]).unwrap();
+    bytes[item + 4..item + 8].copy_from_slice(&100u32.to_be_bytes());
+    // The recorded wlmscpfs sent 300-byte identifiers whole; our core cuts them to the
+    // 100 bytes the client now announces. P-DATA boundaries are masked: it matches.
+    let report = Replay::new(&flow, ReplayRole::Scp, Instant::now()).run();
+    let text = report.transcript.to_string();
+    assert_eq!(report.outcome, Outcome::Matched, "{text}");
+    assert!(text.contains("our PDUs at most 100 bytes"), "{text}");
+    assert!(text.contains("ours S→C P-DATA-TF [pc1 data 94B]"), "{text}");
+}

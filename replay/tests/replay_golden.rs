@@ -95,6 +95,28 @@ fn every_capture_replays_and_matches_its_golden_transcripts() {
 }
 
 #[test]
+fn every_golden_transcript_belongs_to_a_capture() {
+    let expected: Vec<String> = captures()
+        .iter()
+        .flat_map(|c| {
+            let name = c.file_name().unwrap().to_string_lossy().into_owned();
+            ["decode", "scp", "scu"].map(|mode| format!("{name}.{mode}.txt"))
+        })
+        .collect();
+    let mut found: Vec<String> = std::fs::read_dir(fixtures().join("replay"))
+        .expect("golden directory")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut wanted = expected;
+    wanted.sort();
+    assert_eq!(
+        found, wanted,
+        "a golden file without its capture, or one missing"
+    );
+}
+
+#[test]
 fn the_same_flow_gives_the_same_transcript_whatever_the_origin() {
     let bytes = std::fs::read(fixtures().join("captures/mwl_find_cancel_dcmtk.jsonl")).unwrap();
     let capture = Capture::parse(&bytes, &CaptureLimits::default()).unwrap();
