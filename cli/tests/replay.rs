@@ -49,7 +49,10 @@ fn a_real_capture_replays_matched_in_both_roles_and_exits_0() {
         let text = stdout(&out);
         assert!(text.contains("Sta1 --Evt"), "{text}");
         assert!(text.contains("C-FIND-RSP msg-id-responded=1"), "{text}");
-        assert!(text.contains("status=0xFF00 (Pending)"), "{text}");
+        assert!(
+            text.contains("status=0xFF00 Pending (Matches continuing"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("outcome: matched"), "{text}");
         assert!(stderr(&out).contains(&format!("flow 0 as {role}: matched")));
     }

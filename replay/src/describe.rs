@@ -212,13 +212,14 @@ pub(crate) fn message(m: &DimseMessage) -> String {
                 let _ = write!(line, " class={}", named(class));
             }
             if let Some(status) = message.status() {
-                match service(message) {
-                    Some(s) => {
-                        let _ = write!(line, " status={}", status.describe(s));
+                let category = status.category().to_string();
+                let _ = write!(line, " status={status} {category}");
+                match service(message).map(|s| status.name(s)) {
+                    Some(Some(meaning)) if meaning != category => {
+                        let _ = write!(line, " ({meaning})");
                     }
-                    None => {
-                        let _ = write!(line, " status={status}");
-                    }
+                    Some(None) => line.push_str(" (not defined for this service)"),
+                    _ => {}
                 }
             }
             match message {
