@@ -657,6 +657,12 @@ fn scan(dir: &Path) -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
 /// one, never a part: a hidden temporary file in the same directory, flushed to disk,
 /// then renamed over the target. `file_name` must be a plain name, not a path.
 pub fn write_atomically(dir: &Path, file_name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    write_atomically_parts(dir, file_name, &[bytes])
+}
+
+/// [`write_atomically`] of the concatenation of `parts`, without concatenating them in
+/// memory first.
+pub fn write_atomically_parts(dir: &Path, file_name: &str, parts: &[&[u8]]) -> io::Result<PathBuf> {
     if file_name.is_empty()
         || file_name == "."
         || file_name == ".."
@@ -682,7 +688,10 @@ pub fn write_atomically(dir: &Path, file_name: &str, bytes: &[u8]) -> io::Result
             Err(e) => return Err(e),
         }
     };
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    let written = parts
+        .iter()
+        .try_for_each(|part| file.write_all(part))
+        .and_then(|()| file.sync_all());
     drop(file);
     let written = written.and_then(|()| fs::rename(&temp, &target));
     if let Err(e) = written {
@@ -738,6 +747,16 @@ fn push_short(out: &mut Vec<u8>, element: u16, vr: &[u8; 2], value: &[u8], pad: 
 /// storage SOP class and instance, transfer syntax, dicomwire's implementation class UID
 /// and version name), then `data`, the data set as received in `transfer_syntax`.
 pub fn part10(sop_class: &str, sop_instance: &str, transfer_syntax: &str, data: &[u8]) -> Vec<u8> {
+    let mut file = part10_header(sop_class, sop_instance, transfer_syntax);
+    file.reserve_exact(data.len());
+    file.extend_from_slice(data);
+    file
+}
+
+/// What [`part10`] puts before the data set: preamble, `DICM` and the file meta
+/// information. Written before a received data set with [`write_atomically_parts`], it
+/// spares a copy of the data set.
+pub fn part10_header(sop_class: &str, sop_instance: &str, transfer_syntax: &str) -> Vec<u8> {
     let mut meta = Vec::new();
     // File Meta Information Version (0002,0001) OB 00\01: long header.
     meta.extend_from_slice(&[
@@ -762,13 +781,12 @@ pub fn part10(sop_class: &str, sop_instance: &str, transfer_syntax: &str, data: 
         b' ',
     );
     let group_length = u32::try_from(meta.len()).unwrap_or(u32::MAX);
-    let mut file = Vec::with_capacity(132 + 12 + meta.len() + data.len());
+    let mut file = Vec::with_capacity(132 + 12 + meta.len());
     file.resize(128, 0);
     file.extend_from_slice(b"DICM");
     file.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
     file.extend_from_slice(&group_length.to_le_bytes());
     file.extend_from_slice(&meta);
-    file.extend_from_slice(data);
     file
 }
 

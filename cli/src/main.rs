@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use dicom_object::InMemDicomObject;
@@ -258,14 +258,13 @@ struct DirectoryStore {
 
 impl StoreHandler for DirectoryStore {
     fn store(&self, request: &StoreRequest<'_>) -> Result<u16, dicomwire::service::HandlerError> {
-        let file = files::part10(
+        let header = files::part10_header(
             request.sop_class_uid,
             request.sop_instance_uid,
             request.transfer_syntax.as_str(),
-            request.data,
         );
         let name = format!("{}.dcm", sanitize(request.sop_instance_uid));
-        let path = files::write_atomically(&self.dir, &name, &file)?;
+        let path = files::write_atomically_parts(&self.dir, &name, &[&header, request.data])?;
         tracing::info!(path = %path.display(), from = %request.calling_ae_title, "instance stored");
         Ok(Status::SUCCESS.0)
     }
@@ -318,6 +317,34 @@ fn load_hanging_protocols(dir: &Path) -> Vec<dicomwire::service::StoredInstance>
         tracing::warn!(path = %path.display(), %why, "not a DICOM file; skipped");
     }
     files::hanging_protocol_instances(report)
+}
+
+/// A [`files::DirWatch`] on a budget: rescanned at most once a second, and for at most a
+/// twentieth of the time however many files the directory holds. (Every 200 ms, a scan
+/// of 10,000 worklist files kept 8% of a core busy while the server was idle.)
+struct PacedWatch {
+    watch: files::DirWatch,
+    next: Instant,
+}
+
+impl PacedWatch {
+    fn new(dir: &Path) -> Self {
+        Self {
+            watch: files::DirWatch::new(dir),
+            next: Instant::now() + Duration::from_secs(1),
+        }
+    }
+
+    /// Whether the directory changed; false until the next scan is due.
+    fn changed(&mut self) -> bool {
+        let start = Instant::now();
+        if start < self.next {
+            return false;
+        }
+        let changed = self.watch.changed();
+        self.next = Instant::now() + Duration::from_secs(1).max(start.elapsed() * 20);
+        changed
+    }
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
@@ -427,8 +454,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let (worklist_count, hp_count) = (worklist.len(), hanging.len());
     let (worklist_dir, hp_dir) = (args.worklist.clone(), args.hanging_protocols.clone());
     std::thread::spawn(move || {
-        let mut worklist_watch = worklist_dir.as_deref().map(files::DirWatch::new);
-        let mut hp_watch = hp_dir.as_deref().map(files::DirWatch::new);
+        let mut worklist_watch = worklist_dir.as_deref().map(PacedWatch::new);
+        let mut hp_watch = hp_dir.as_deref().map(PacedWatch::new);
         while !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(200));
             if let (Some(w), Some(dir)) = (worklist_watch.as_mut(), worklist_dir.as_deref()) {
