@@ -71,10 +71,25 @@ class Server:
         raise RuntimeError(f"{self.name} does not listen on {self.port}")
 
     def cpu(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        # utime, stime, cutime, cstime are fields 14-17 (1-based; 2 are before ')').
-        return sum(int(x) for x in fields[11:15]) / TICK
+        """CPU seconds of the server and of its children, live, exited or reaped: a
+        child's time is in its own /proc entry until it is reaped, then in our cutime
+        (wlmscpfs and storescp may fork an association off)."""
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                # After ')': state, ppid, ...; utime, stime, cutime, cstime are 11-14.
+                stats[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+        total, todo = 0, [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            total += stats.get(pid, (0, 0))[1]
+            todo += [child for child, (ppid, _) in stats.items() if ppid == pid]
+        return total / TICK
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:

@@ -5,7 +5,8 @@ two patches for the benchmarks, so that pynetdicom is measured at its best:
 - TCP_NODELAY on every association socket (pynetdicom never sets it, and Nagle's
   algorithm then delays small PDUs by up to 40 ms);
 - the maximum PDU length we receive set from $BENCH_MAX_PDU (pynetdicom's default is
-  16,382 bytes), so that every contender of a retrieve row runs at the same max PDU.
+  16,382 bytes), so that every contender of a retrieve row runs at the same max PDU;
+- at most 64 associations at once rather than 10 (8 parallel clients need more).
 
     peers.py pyscp.py ARGS...     peers.py pyscu.py ARGS...
     peers.py echo-loop HOST PORT COUNT PARALLEL   (open, C-ECHO, release; prints JSON)
@@ -40,6 +41,9 @@ def _ae_init_pdu(self, *args, **kwargs):
     _ae_init(self, *args, **kwargs)
     if os.environ.get("BENCH_MAX_PDU"):
         self.maximum_pdu_size = int(os.environ["BENCH_MAX_PDU"])
+    # The default of 10 refuses 8 parallel clients whose finished associations have not
+    # been reaped yet (A-ASSOCIATE-RJ local-limit-exceeded).
+    self.maximum_associations = 64
 
 
 ae_module.ApplicationEntity.__init__ = _ae_init_pdu
