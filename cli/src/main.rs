@@ -414,7 +414,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     type Bound = (
         std::net::SocketAddr,
         Box<dyn Fn() + Send>,
-        Box<dyn FnOnce() -> std::io::Result<()>>,
+        Box<dyn FnOnce() -> std::io::Result<()> + Send>,
     );
     let (addr, stop_server, run): Bound = match args.transport {
         TransportKind::Std => {
@@ -493,7 +493,17 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .map_or(String::new(), |d| format!("; Storage to {}", d.display())),
     );
     let _ = std::io::stdout().flush();
-    run().map_err(|e| format!("server: {e}"))?;
+    // The server runs on a thread of its own: with glibc, its allocations then come from
+    // a fresh arena rather than the main one, which loading thousands of data sets left
+    // fragmented. On the main thread a 10,000-match C-FIND took 40% more CPU (perf:
+    // _int_malloc and unlink_chunk), and the mio loop is a single thread.
+    std::thread::Builder::new()
+        .name("server".into())
+        .spawn(run)
+        .map_err(|e| format!("cannot start the server thread: {e}"))?
+        .join()
+        .map_err(|_| "the server panicked".to_owned())?
+        .map_err(|e| format!("server: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
