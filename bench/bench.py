@@ -319,6 +319,8 @@ def dcmtk_store_config():
 def port():
     global PORT
     PORT += 1
+    if PORT >= 21200:
+        PORT = 21101
     return PORT
 
 
@@ -589,22 +591,23 @@ def concurrency_group():
     rows = []
     for n in sizes:
         for transport in (["mio", "std"] if n <= 1000 else ["mio"]):
-            p = port()
-            server = Server(f"dicomwire serve {transport}",
-                            dicomwire("serve", "--bind", f"127.0.0.1:{p}", "--transport", transport,
-                                      "--max-associations", str(n + 100)), p)
-            server.start()
             samples = []
             for r in range(ARGS.runs if n <= 1000 else max(3, ARGS.runs // 2 + 1)):
+                # A fresh server each run, so that its RSS before is that of an idle server.
+                p = port()
+                server = Server(f"dicomwire serve {transport}",
+                                dicomwire("serve", "--bind", f"127.0.0.1:{p}", "--transport",
+                                          transport, "--max-associations", str(n + 100)), p)
+                server.start()
                 _, _, code = run_client(bench_bin("hold", f"127.0.0.1:{p}", "--count", str(n),
                                                   "--server-pid", str(server.proc.pid)),
                                         stdout_path=f"{ARGS.scratch}/hold.out", timeout=300)
+                server.stop()
                 if code != 0:
                     raise RuntimeError(f"hold {n}: exit {code}: "
                                        + open(f"{ARGS.scratch}/hold.out.err").read()[-2000:])
                 samples.append(json.load(open(f"{ARGS.scratch}/hold.out")))
                 log(f"    hold {n} on {transport}: {samples[-1]}")
-            server.stop()
             med = lambda k: statistics.median(s[k] for s in samples)
             rows.append([f"{n:,} on serve ({transport})", fmt(med("open_s")), fmt(med("rss_before_kib") / 1024, 1),
                          fmt(med("rss_held_kib") / 1024, 1),
@@ -616,9 +619,11 @@ def concurrency_group():
         "associations", "open all s", "server RSS before MiB", "RSS held MiB", "KiB/assoc",
         "C-ECHO median ms (held)", "C-ECHO p99 ms", "new assoc+echo ms", "release all s",
         "RSS after MiB"], rows,
-        notes=["`dicomwire-bench hold`: 8 threads open the associations (A-ASSOCIATE-RQ/AC "
-               "each), then 200 C-ECHOs on held associations one by one, one new association, "
-               "then all released. RSS from /proc/PID/status of the server."])
+        notes=["`dicomwire-bench hold` against a freshly started `dicomwire serve` (sample "
+               "data) each run: 8 threads open the associations (A-ASSOCIATE-RQ/AC each), "
+               "then 200 C-ECHOs on held associations one by one, one new association and "
+               "C-ECHO, then all released. RSS from /proc/PID/status of the server; "
+               "KiB/assoc is (held − before) / associations."])
 
 
 def machine():
