@@ -663,46 +663,93 @@ pub fn write_atomically(dir: &Path, file_name: &str, bytes: &[u8]) -> io::Result
 /// [`write_atomically`] of the concatenation of `parts`, without concatenating them in
 /// memory first.
 pub fn write_atomically_parts(dir: &Path, file_name: &str, parts: &[&[u8]]) -> io::Result<PathBuf> {
-    if file_name.is_empty()
-        || file_name == "."
-        || file_name == ".."
-        || file_name.contains(['/', '\\', '\0'])
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{file_name:?} is not a plain file name"),
-        ));
+    let mut file = AtomicFile::create(dir, file_name)?;
+    for part in parts {
+        file.write_all(part)?;
     }
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let target = dir.join(file_name);
-    let (temp, mut file) = loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
+    file.commit()
+}
+
+/// A file written as [`write_atomically`] does, piece by piece: a hidden temporary file
+/// in the target's directory until [`commit`](Self::commit) flushes it to disk and renames
+/// it over the target; dropped uncommitted, it is removed.
+#[derive(Debug)]
+pub struct AtomicFile {
+    dir: PathBuf,
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<fs::File>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file for `dir/file_name`; `file_name` must be a plain name.
+    pub fn create(dir: &Path, file_name: &str) -> io::Result<Self> {
+        if file_name.is_empty()
+            || file_name == "."
+            || file_name == ".."
+            || file_name.contains(['/', '\\', '\0'])
         {
-            Ok(file) => break (temp, file),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{file_name:?} is not a plain file name"),
+            ));
         }
-    };
-    let written = parts
-        .iter()
-        .try_for_each(|part| file.write_all(part))
-        .and_then(|()| file.sync_all());
-    drop(file);
-    let written = written.and_then(|()| fs::rename(&temp, &target));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(e);
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let temp = dir.join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+            {
+                Ok(file) => {
+                    return Ok(Self {
+                        dir: dir.to_owned(),
+                        target: dir.join(file_name),
+                        temp,
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
-    // Make the rename itself durable; not every platform can open a directory.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+
+    /// Appends `bytes`.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.write_all(bytes),
+            None => Err(io::Error::other("the file was committed")),
+        }
     }
-    Ok(target)
+
+    /// Flushes the file to disk and renames it over the target; returns the target.
+    pub fn commit(mut self) -> io::Result<PathBuf> {
+        let Some(file) = self.file.take() else {
+            return Err(io::Error::other("the file was committed"));
+        };
+        let synced = file.sync_all();
+        drop(file);
+        if let Err(e) = synced.and_then(|()| fs::rename(&self.temp, &self.target)) {
+            let _ = fs::remove_file(&self.temp);
+            return Err(e);
+        }
+        // Make the rename itself durable; not every platform can open a directory.
+        if let Ok(d) = fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// A file name for an instance: its SOP Instance UID with `.dcm`, anything but digits,

@@ -15,7 +15,7 @@ use dicomwire::pdu::{AeTitle, Uid};
 use dicomwire::service::scu::{FindProgress, RetrieveProgress, ScuService, association_request};
 use dicomwire::service::{
     Destination, Handlers, InMemoryHangingProtocols, InMemoryWorklist, StaticDestinations,
-    StoreHandler, StoreRequest, uids,
+    StoreHandler, StoreRequest, StoreSink, StoreStart, uids,
 };
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
 use dicomwire_cli::{files, json, keys, sample};
@@ -268,6 +268,38 @@ impl StoreHandler for DirectoryStore {
         tracing::info!(path = %path.display(), from = %request.calling_ae_title, "instance stored");
         Ok(Status::SUCCESS.0)
     }
+
+    /// Streamed instances go straight to their file, fragment by fragment.
+    fn begin(
+        &self,
+        request: &StoreStart<'_>,
+    ) -> Result<Option<Box<dyn StoreSink>>, dicomwire::service::HandlerError> {
+        let name = format!("{}.dcm", sanitize(request.sop_instance_uid));
+        let mut file = files::AtomicFile::create(&self.dir, &name)?;
+        file.write_all(&files::part10_header(
+            request.sop_class_uid,
+            request.sop_instance_uid,
+            request.transfer_syntax.as_str(),
+        ))?;
+        Ok(Some(Box::new(FileSink { file })))
+    }
+}
+
+/// A streamed instance on its way to a file.
+struct FileSink {
+    file: files::AtomicFile,
+}
+
+impl StoreSink for FileSink {
+    fn write(&mut self, fragment: &[u8]) -> Result<(), dicomwire::service::HandlerError> {
+        Ok(self.file.write_all(fragment)?)
+    }
+
+    fn finish(self: Box<Self>) -> Result<u16, dicomwire::service::HandlerError> {
+        let path = self.file.commit()?;
+        tracing::info!(path = %path.display(), "instance stored");
+        Ok(Status::SUCCESS.0)
+    }
 }
 
 fn sanitize(uid: &str) -> String {
@@ -512,11 +544,16 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
 
 fn connect(scu: &ScuArgs, services: &[ScuService]) -> Result<Client, String> {
     let request = association_request(ae(&scu.aet, "calling")?, ae(&scu.aec, "called")?, services);
+    let mut config = AssociationConfig {
+        max_pdu_length: scu.max_pdu,
+        ..AssociationConfig::default()
+    };
+    // C-GET: instances are written to their files as their fragments arrive, rather than
+    // gathered in memory first (for 50 MiB instances, a third of the client's CPU went to
+    // growing and faulting in those buffers).
+    config.dimse.stream_store_data = services.contains(&ScuService::HangingProtocolGet);
     let options = ClientOptions {
-        config: AssociationConfig {
-            max_pdu_length: scu.max_pdu,
-            ..AssociationConfig::default()
-        },
+        config,
         ..ClientOptions::default()
     };
     Client::connect(scu.peer.as_str(), request, options).map_err(|e| describe_error(&e, &scu.peer))
