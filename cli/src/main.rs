@@ -424,11 +424,14 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         abstract_syntaxes: syntaxes,
         ..AcceptorPolicy::default()
     };
-    let config = AssociationConfig {
+    let mut config = AssociationConfig {
         max_pdu_length: args.max_pdu,
         artim_timeout: Duration::from_secs(args.artim_timeout),
         ..AssociationConfig::default()
     };
+    // --store: instances go to their files fragment by fragment (DirectoryStore::begin),
+    // not gathered in memory whole first.
+    config.dimse.stream_store_data = args.store.is_some();
     let handlers = Handlers {
         worklist: Some(Arc::clone(&worklist) as _),
         hanging_protocol_find: Some(Arc::clone(&hanging) as _),

@@ -472,7 +472,7 @@ fn serve(
     let mut handled = 0;
     while let Some(event) = assoc.poll_event() {
         handled += 1;
-        if let Event::Message(m) = &event {
+        if let Event::Message(m) | Event::StoreStarted(m) = &event {
             received(&m.message);
         }
         match scp.handle_event(assoc, now, event) {

@@ -1524,6 +1524,34 @@ fn move_to_a_known_destination_stores_there_with_the_move_originator() {
 }
 
 #[test]
+fn move_to_a_destination_in_streaming_mode_stores_every_instance_whole() {
+    let instances = large_hp_instances(3);
+    for delivery in [Delivery::Whole, Delivery::Bytewise] {
+        let mut setup = with_hosts(hp_handlers(instances.clone())).with_delivery(delivery);
+        // The destination's SCP gets each C-STORE's data set in fragments.
+        setup.config.dimse.stream_store_data = true;
+        setup.config.max_pdu_length = 512;
+        setup.config.max_send_pdu_length = 512;
+        let mut h = Harness::new(setup);
+        let run = h.move_to(&retrieve_query(&uid_list(&[1, 2, 3])), "STORE1");
+        assert_eq!(run.status(), Status::SUCCESS, "{}", run.comment());
+        assert_eq!(run.counts(), counts(None, 3, 0, 0));
+        let stored = h.host_store("STORE1").stored();
+        assert_eq!(stored.len(), 3, "{delivery:?}");
+        for (n, record) in stored.iter().enumerate() {
+            let object = record.object.as_ref().expect("decodes");
+            assert_eq!(
+                text_of(object, tags::HANGING_PROTOCOL_NAME),
+                format!("PROTOCOL {}", n + 1)
+            );
+            assert_eq!(record.move_originator.as_deref(), Some(SCU_AE));
+        }
+        assert_eq!(h.open_sub_links(), 0);
+        assert_usable(&mut h);
+    }
+}
+
+#[test]
 fn move_where_the_destination_refuses_one_store_is_b000() {
     let store = RecordingStore::new().answering(&hp_uid(2), 0xA700);
     let mut h = Harness::new(Setup::new(hp_handlers(hp_instances(2))).with_host(
