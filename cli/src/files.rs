@@ -657,43 +657,99 @@ fn scan(dir: &Path) -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
 /// one, never a part: a hidden temporary file in the same directory, flushed to disk,
 /// then renamed over the target. `file_name` must be a plain name, not a path.
 pub fn write_atomically(dir: &Path, file_name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    if file_name.is_empty()
-        || file_name == "."
-        || file_name == ".."
-        || file_name.contains(['/', '\\', '\0'])
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{file_name:?} is not a plain file name"),
-        ));
+    write_atomically_parts(dir, file_name, &[bytes])
+}
+
+/// [`write_atomically`] of the concatenation of `parts`, without concatenating them in
+/// memory first.
+pub fn write_atomically_parts(dir: &Path, file_name: &str, parts: &[&[u8]]) -> io::Result<PathBuf> {
+    let mut file = AtomicFile::create(dir, file_name)?;
+    for part in parts {
+        file.write_all(part)?;
     }
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let target = dir.join(file_name);
-    let (temp, mut file) = loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
+    file.commit()
+}
+
+/// A file written as [`write_atomically`] does, piece by piece: a hidden temporary file
+/// in the target's directory until [`commit`](Self::commit) flushes it to disk and renames
+/// it over the target; dropped uncommitted, it is removed.
+#[derive(Debug)]
+pub struct AtomicFile {
+    dir: PathBuf,
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<fs::File>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file for `dir/file_name`; `file_name` must be a plain name.
+    pub fn create(dir: &Path, file_name: &str) -> io::Result<Self> {
+        if file_name.is_empty()
+            || file_name == "."
+            || file_name == ".."
+            || file_name.contains(['/', '\\', '\0'])
         {
-            Ok(file) => break (temp, file),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{file_name:?} is not a plain file name"),
+            ));
         }
-    };
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
-    let written = written.and_then(|()| fs::rename(&temp, &target));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(e);
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let temp = dir.join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+            {
+                Ok(file) => {
+                    return Ok(Self {
+                        dir: dir.to_owned(),
+                        target: dir.join(file_name),
+                        temp,
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
-    // Make the rename itself durable; not every platform can open a directory.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+
+    /// Appends `bytes`.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.write_all(bytes),
+            None => Err(io::Error::other("the file was committed")),
+        }
     }
-    Ok(target)
+
+    /// Flushes the file to disk and renames it over the target; returns the target.
+    pub fn commit(mut self) -> io::Result<PathBuf> {
+        let Some(file) = self.file.take() else {
+            return Err(io::Error::other("the file was committed"));
+        };
+        let synced = file.sync_all();
+        drop(file);
+        if let Err(e) = synced.and_then(|()| fs::rename(&self.temp, &self.target)) {
+            let _ = fs::remove_file(&self.temp);
+            return Err(e);
+        }
+        // Make the rename itself durable; not every platform can open a directory.
+        if let Ok(d) = fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// A file name for an instance: its SOP Instance UID with `.dcm`, anything but digits,
@@ -738,6 +794,16 @@ fn push_short(out: &mut Vec<u8>, element: u16, vr: &[u8; 2], value: &[u8], pad: 
 /// storage SOP class and instance, transfer syntax, dicomwire's implementation class UID
 /// and version name), then `data`, the data set as received in `transfer_syntax`.
 pub fn part10(sop_class: &str, sop_instance: &str, transfer_syntax: &str, data: &[u8]) -> Vec<u8> {
+    let mut file = part10_header(sop_class, sop_instance, transfer_syntax);
+    file.reserve_exact(data.len());
+    file.extend_from_slice(data);
+    file
+}
+
+/// What [`part10`] puts before the data set: preamble, `DICM` and the file meta
+/// information. Written before a received data set with [`write_atomically_parts`], it
+/// spares a copy of the data set.
+pub fn part10_header(sop_class: &str, sop_instance: &str, transfer_syntax: &str) -> Vec<u8> {
     let mut meta = Vec::new();
     // File Meta Information Version (0002,0001) OB 00\01: long header.
     meta.extend_from_slice(&[
@@ -762,13 +828,12 @@ pub fn part10(sop_class: &str, sop_instance: &str, transfer_syntax: &str, data: 
         b' ',
     );
     let group_length = u32::try_from(meta.len()).unwrap_or(u32::MAX);
-    let mut file = Vec::with_capacity(132 + 12 + meta.len() + data.len());
+    let mut file = Vec::with_capacity(132 + 12 + meta.len());
     file.resize(128, 0);
     file.extend_from_slice(b"DICM");
     file.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
     file.extend_from_slice(&group_length.to_le_bytes());
     file.extend_from_slice(&meta);
-    file.extend_from_slice(data);
     file
 }
 

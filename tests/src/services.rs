@@ -472,7 +472,7 @@ fn serve(
     let mut handled = 0;
     while let Some(event) = assoc.poll_event() {
         handled += 1;
-        if let Event::Message(m) = &event {
+        if let Event::Message(m) | Event::StoreStarted(m) = &event {
             received(&m.message);
         }
         match scp.handle_event(assoc, now, event) {
@@ -1100,9 +1100,17 @@ impl Harness {
             message_id: scu.message_id(),
             ..RetrieveRun::default()
         };
+        // Streaming mode: the C-STORE-RQ came with StoreStarted; its Stored progress
+        // comes with the last fragment.
+        let mut streaming: Option<ReceivedStore> = None;
         while let Some(event) = self.next_event() {
             let store = match &event {
                 Event::Message(m) => ReceivedStore::of(&m.message),
+                Event::StoreStarted(m) => {
+                    streaming = ReceivedStore::of(&m.message);
+                    None
+                }
+                Event::StoreFragment { last: true, .. } => streaming.take(),
                 _ => None,
             };
             if let Event::Message(m) = &event {
@@ -1137,6 +1145,7 @@ impl Harness {
                     failed_sop_instance_uids,
                     detail,
                 }),
+                Ok(RetrieveProgress::Receiving { .. }) => {}
                 Ok(other) => run.others.push(format!("{other:?}")),
                 Err(other) => run.others.push(describe(&other)),
             }

@@ -23,7 +23,8 @@ use dicomwire::service::scu::{FindProgress, FindScu, ScuService};
 use dicomwire::service::{
     FindHandler, FindItem, FindRequest, FindResults, HandlerError, Handlers,
     InMemoryHangingProtocols, InMemoryWorklist, Reply, RetrieveHandler, RetrieveItem,
-    RetrieveRequest, RetrieveSet, StaticDestinations, StoredInstance, dataset, uids,
+    RetrieveRequest, RetrieveSet, StaticDestinations, StoreHandler, StoreRequest, StoreSink,
+    StoreStart, StoredInstance, dataset, uids,
 };
 use dicomwire::ul::Event;
 use dicomwire_tests::services::{
@@ -827,6 +828,121 @@ fn get_with_the_storage_role_stores_every_instance_whole_and_bytewise() {
     }
 }
 
+/// What the sinks of a [`SinkStore`] finished: UID, data set, number of fragments.
+type Gathered = Arc<std::sync::Mutex<Vec<(String, Vec<u8>, usize)>>>;
+
+/// A store handler whose sinks gather each streamed instance's fragments.
+#[derive(Default)]
+struct SinkStore {
+    done: Gathered,
+}
+
+struct GatheringSink {
+    uid: String,
+    data: Vec<u8>,
+    fragments: usize,
+    done: Gathered,
+}
+
+impl StoreHandler for SinkStore {
+    fn store(&self, _: &StoreRequest<'_>) -> Result<u16, HandlerError> {
+        Err("not streamed".into())
+    }
+
+    fn begin(&self, request: &StoreStart<'_>) -> Result<Option<Box<dyn StoreSink>>, HandlerError> {
+        Ok(Some(Box::new(GatheringSink {
+            uid: request.sop_instance_uid.to_owned(),
+            data: Vec::new(),
+            fragments: 0,
+            done: Arc::clone(&self.done),
+        })))
+    }
+}
+
+impl StoreSink for GatheringSink {
+    fn write(&mut self, fragment: &[u8]) -> Result<(), HandlerError> {
+        self.data.extend_from_slice(fragment);
+        self.fragments += 1;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<u16, HandlerError> {
+        let mut done = self.done.lock().unwrap();
+        done.push((self.uid, self.data, self.fragments));
+        Ok(0x0000)
+    }
+}
+
+/// [`hp_instances`] with a 5,000-byte private OB element each: ten fragments or more at a
+/// 512-byte maximum PDU.
+fn large_hp_instances(count: usize) -> Vec<StoredInstance> {
+    hp_instances(count)
+        .into_iter()
+        .map(|mut i| {
+            i.object.put(DataElement::new(
+                Tag(0x0009, 0x0010),
+                VR::LO,
+                PrimitiveValue::from("DICOMWIRE TEST"),
+            ));
+            i.object.put(DataElement::new(
+                Tag(0x0009, 0x1001),
+                VR::OB,
+                PrimitiveValue::U8(vec![0x5A; 5000].into()),
+            ));
+            i.instance.data =
+                dataset::encode(&i.object, i.instance.transfer_syntax.as_str()).expect("encodes");
+            i
+        })
+        .collect()
+}
+
+#[test]
+fn get_in_streaming_mode_hands_each_instance_to_a_sink_or_whole_to_store() {
+    let instances = large_hp_instances(3);
+    for delivery in [Delivery::Whole, Delivery::Bytewise] {
+        let streaming = |mut s: Setup| {
+            s.config.dimse.stream_store_data = true;
+            s.config.max_pdu_length = 512;
+            s.config.max_send_pdu_length = 512;
+            s.with_delivery(delivery)
+        };
+        // A handler with a sink: the fragments go there, in order.
+        let mut h = Harness::new(streaming(Setup::new(hp_handlers(instances.clone()))));
+        let store = Arc::new(SinkStore::default());
+        let run = h.get(&retrieve_query(&uid_list(&[1, 2, 3])), store.clone());
+        assert_eq!(run.status(), Status::SUCCESS, "{delivery:?}");
+        assert_eq!(run.counts(), counts(None, 3, 0, 0), "{delivery:?}");
+        assert_eq!(run.stored_uids(), uid_list(&[1, 2, 3]));
+        assert!(run.others.is_empty(), "{:?}", run.others);
+        let done = store.done.lock().unwrap().clone();
+        assert_eq!(done.len(), 3);
+        for (uid, data, fragments) in &done {
+            let held = instances
+                .iter()
+                .find(|i| &i.instance.sop_instance_uid == uid)
+                .expect("a held instance");
+            assert_eq!(&data[..], &held.instance.data[..], "{uid} arrived bytewise");
+            assert!(
+                *fragments >= 10,
+                "{uid}: {} bytes in {fragments} fragment(s) at a 512-byte PDU",
+                data.len()
+            );
+        }
+        assert_usable(&mut h);
+        // A handler without one: the instance is gathered and stored whole.
+        let mut h = Harness::new(streaming(Setup::new(hp_handlers(instances.clone()))));
+        let store = Arc::new(RecordingStore::new());
+        let run = h.get(&retrieve_query(&uid_list(&[1, 2, 3])), store.clone());
+        assert_eq!(run.status(), Status::SUCCESS, "{delivery:?}");
+        assert_eq!(run.stored_uids(), uid_list(&[1, 2, 3]));
+        let stored = store.stored();
+        assert_eq!(stored.len(), 3);
+        let object = stored[2].object.as_ref().unwrap();
+        assert_eq!(text_of(object, tags::HANGING_PROTOCOL_NAME), "PROTOCOL 3");
+        assert_usable(&mut h);
+    }
+}
+
 #[test]
 fn get_without_the_storage_role_fails_every_sub_operation_with_a702() {
     let mut h = get_harness(3, Setup::without_storage_scp_role);
@@ -1402,6 +1518,34 @@ fn move_to_a_known_destination_stores_there_with_the_move_originator() {
         assert_eq!(log[0], "AssociationRequested(SCP -> STORE1)");
         assert!(log.contains(&"ReleaseRequested".to_owned()), "{log:?}");
         assert_eq!(log.last().map(String::as_str), Some("Closed"), "{log:?}");
+        assert_eq!(h.open_sub_links(), 0);
+        assert_usable(&mut h);
+    }
+}
+
+#[test]
+fn move_to_a_destination_in_streaming_mode_stores_every_instance_whole() {
+    let instances = large_hp_instances(3);
+    for delivery in [Delivery::Whole, Delivery::Bytewise] {
+        let mut setup = with_hosts(hp_handlers(instances.clone())).with_delivery(delivery);
+        // The destination's SCP gets each C-STORE's data set in fragments.
+        setup.config.dimse.stream_store_data = true;
+        setup.config.max_pdu_length = 512;
+        setup.config.max_send_pdu_length = 512;
+        let mut h = Harness::new(setup);
+        let run = h.move_to(&retrieve_query(&uid_list(&[1, 2, 3])), "STORE1");
+        assert_eq!(run.status(), Status::SUCCESS, "{}", run.comment());
+        assert_eq!(run.counts(), counts(None, 3, 0, 0));
+        let stored = h.host_store("STORE1").stored();
+        assert_eq!(stored.len(), 3, "{delivery:?}");
+        for (n, record) in stored.iter().enumerate() {
+            let object = record.object.as_ref().expect("decodes");
+            assert_eq!(
+                text_of(object, tags::HANGING_PROTOCOL_NAME),
+                format!("PROTOCOL {}", n + 1)
+            );
+            assert_eq!(record.move_originator.as_deref(), Some(SCU_AE));
+        }
         assert_eq!(h.open_sub_links(), 0);
         assert_usable(&mut h);
     }

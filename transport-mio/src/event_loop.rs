@@ -21,8 +21,10 @@ use crate::conn::{Conn, Ctx};
 use crate::pipe::Pipe;
 use crate::server::MioServerOptions;
 
-/// Size of the loop's one read buffer.
-const READ_CHUNK: usize = 64 * 1024;
+/// Size of the loop's one read buffer (shared by every connection): large, so that big
+/// P-DATA-TF PDUs mostly arrive whole and decode in place rather than being copied into
+/// the association's buffer of a partial PDU.
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// While shutting down, the loop wakes at least this often to step the associations.
 const SHUTDOWN_TICK: Duration = Duration::from_millis(100);

@@ -232,17 +232,21 @@ struct SubSocket {
 }
 
 /// Offers `pending` to `assoc`; keeps what it did not take (it wants events drained).
-fn offer(assoc: &mut Association, pending: &mut Vec<u8>) {
+/// Returns whether it took anything: then events may wait to be served at once.
+#[must_use]
+fn offer(assoc: &mut Association, pending: &mut Vec<u8>) -> bool {
     if pending.is_empty() {
-        return;
+        return false;
     }
     match assoc.handle_input(Instant::now(), pending) {
         Ok(taken) => {
             pending.drain(..taken);
+            taken > 0
         }
         Err(e) => {
             tracing::debug!(error = %e, "input discarded");
             pending.clear();
+            false
         }
     }
 }
@@ -321,7 +325,7 @@ fn serve_association(
                     continue;
                 };
                 if let Some(sub_assoc) = scp.sub_association(id) {
-                    offer(sub_assoc, &mut socket.pending);
+                    moved |= offer(sub_assoc, &mut socket.pending);
                 }
                 let alive = scp.handle_sub_events(&mut assoc, id, Instant::now());
                 let finished = match scp.sub_association(id) {
@@ -343,7 +347,9 @@ fn serve_association(
                     moved = true;
                 }
             }
-            offer(&mut assoc, &mut pending);
+            // Input taken leaves events to serve: go round again rather than wait (a
+            // missed round cost a whole 250 ms wait per PDU received).
+            moved |= offer(&mut assoc, &mut pending);
             // Responses the operations produced: send them, then let them produce more.
             moved |= assoc.wants_write();
             if flush(&mut writer, &mut assoc, &mut out).is_err() {

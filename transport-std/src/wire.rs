@@ -9,8 +9,10 @@ use dicomwire::ul::Association;
 /// How many bytes of PDUs are gathered before one `write`.
 const WRITE_BATCH: usize = 256 * 1024;
 
-/// Size of the read buffer.
-const READ_BUFFER: usize = 64 * 1024;
+/// Size of the read buffer: above common max PDU lengths, so that most PDUs arrive whole
+/// and decode in place; a PDU cut at the end of a read is copied into the association's
+/// buffer (with 64 KiB, every byte of a 128 KiB PDU was).
+const READ_BUFFER: usize = 256 * 1024;
 
 /// Sends everything the association has queued, gathering PDUs into few writes, and
 /// shuts the socket down once the association asked to close it and nothing is left.

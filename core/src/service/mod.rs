@@ -24,7 +24,7 @@ pub use memory::{
 pub use provider::{
     Destination, FindHandler, FindItem, FindRequest, FindResults, HandlerError, Instance,
     MoveDestinations, Reply, RetrieveHandler, RetrieveItem, RetrieveRequest, RetrieveSet,
-    StoreHandler, StoreRequest,
+    StoreHandler, StoreRequest, StoreSink, StoreStart,
 };
 pub use scp::{Admission, ConnectRequest, Handlers, Scp, ShutdownStep, SubAssociationId};
 

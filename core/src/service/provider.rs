@@ -186,8 +186,42 @@ pub struct StoreRequest<'a> {
     pub move_originator: Option<&'a str>,
 }
 
+/// An instance whose data set arrives in fragments (a streamed C-STORE, see
+/// [`crate::dimse::DimseConfig::stream_store_data`]): a [`StoreRequest`] less the data.
+#[derive(Debug)]
+pub struct StoreStart<'a> {
+    /// Who sends.
+    pub calling_ae_title: AeTitle,
+    /// SOP Class UID.
+    pub sop_class_uid: &'a str,
+    /// SOP Instance UID.
+    pub sop_instance_uid: &'a str,
+    /// The transfer syntax of the data set.
+    pub transfer_syntax: &'a Uid,
+    /// The C-MOVE requestor's AE title, for a C-MOVE sub-operation.
+    pub move_originator: Option<&'a str>,
+}
+
+/// Where a streamed instance's data set goes, fragment by fragment, in order. Dropped
+/// without [`finish`](Self::finish) when the association ends first: it must then
+/// discard what it received.
+pub trait StoreSink: Send {
+    /// Takes the next fragment of the data set.
+    fn write(&mut self, fragment: &[u8]) -> Result<(), HandlerError>;
+    /// The data set is complete; the returned status goes into the C-STORE-RSP.
+    fn finish(self: Box<Self>) -> Result<u16, HandlerError>;
+}
+
 /// Receives instances (C-STORE SCP, for C-GET SCUs and C-MOVE destinations).
 pub trait StoreHandler: Send + Sync {
     /// Stores an instance; the returned status goes into the C-STORE-RSP.
     fn store(&self, request: &StoreRequest<'_>) -> Result<u16, HandlerError>;
+
+    /// Where the data set of a streamed C-STORE goes, so that a large instance need not
+    /// be held in memory whole; `Ok(None)`, the default, has it gathered and given to
+    /// [`store`](Self::store). An error fails the sub-operation.
+    fn begin(&self, request: &StoreStart<'_>) -> Result<Option<Box<dyn StoreSink>>, HandlerError> {
+        let _ = request;
+        Ok(None)
+    }
 }

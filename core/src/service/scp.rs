@@ -25,8 +25,9 @@ use dicom_object::InMemDicomObject;
 use super::dataset::{self, DataSetError};
 use super::model::{self, InformationModel};
 use super::provider::{
-    Destination, FindHandler, FindItem, FindRequest, FindResults, MoveDestinations, Reply,
-    RetrieveHandler, RetrieveItem, RetrieveRequest, StoreHandler, StoreRequest,
+    Destination, FindHandler, FindItem, FindRequest, FindResults, HandlerError, MoveDestinations,
+    Reply, RetrieveHandler, RetrieveItem, RetrieveRequest, StoreHandler, StoreRequest, StoreSink,
+    StoreStart,
 };
 use super::uids;
 use crate::dimse::{
@@ -212,6 +213,28 @@ pub struct Scp {
     next_sub: u64,
     /// Sub-associations whose job ended, kept until they close.
     finished_subs: Vec<Sub>,
+    /// Streaming mode: the C-STORE whose data set is arriving.
+    incoming_store: Option<IncomingStore>,
+}
+
+/// A streamed C-STORE-RQ being received ([`crate::dimse::DimseConfig::stream_store_data`]).
+struct IncomingStore {
+    context_id: PresentationContextId,
+    rq: CStoreRq,
+    sink: StreamedStore,
+}
+
+/// Where a streamed C-STORE's data set goes.
+enum StreamedStore {
+    /// The store handler's sink.
+    Sink(Box<dyn StoreSink>),
+    /// Gathered for the handler's `store` (it gave no sink).
+    Gathered {
+        transfer_syntax: Uid,
+        data_so_far: bytes::BytesMut,
+    },
+    /// Refused or failed: the rest is discarded, this status answered.
+    Failed(Status),
 }
 
 impl std::fmt::Debug for Scp {
@@ -306,6 +329,7 @@ impl Scp {
             connects: VecDeque::new(),
             next_sub: 1,
             finished_subs: Vec::new(),
+            incoming_store: None,
         }
     }
 
@@ -403,11 +427,28 @@ impl Scp {
         now: Instant,
         event: Event,
     ) -> Option<Event> {
-        let Event::Message(incoming) = event else {
-            if let Event::Aborted(_) | Event::Closed = event {
-                self.abandon(now);
+        let incoming = match event {
+            Event::Message(incoming) => incoming,
+            Event::StoreStarted(m) => {
+                self.start_streamed_store(assoc, *m);
+                return None;
             }
-            return Some(event);
+            Event::StoreFragment {
+                message_id,
+                data,
+                last,
+                ..
+            } => {
+                self.streamed_fragment(assoc, now, message_id, &data, last);
+                return None;
+            }
+            other => {
+                if let Event::Aborted(_) | Event::Closed = other {
+                    self.incoming_store = None;
+                    self.abandon(now);
+                }
+                return Some(other);
+            }
         };
         let IncomingMessage {
             context_id,
@@ -869,24 +910,129 @@ impl Scp {
             data: &data.bytes,
             move_originator: rq.move_originator_ae_title.as_deref(),
         };
-        match catch_unwind(AssertUnwindSafe(|| handler.store(&request))) {
-            Ok(Ok(code)) if Status(code).is_valid_for(Service::Store) => Status(code),
-            Ok(Ok(code)) => {
-                tracing::warn!(
-                    code = format_args!("0x{code:04X}"),
-                    "C-STORE handler gave a status not valid for C-STORE"
-                );
-                Status::HANDLER_INVALID_STATUS
+        store_status(catch_unwind(AssertUnwindSafe(|| handler.store(&request))))
+    }
+
+    /// Streaming mode: a C-STORE-RQ starts; the store handler is asked for a sink.
+    fn start_streamed_store(&mut self, assoc: &Association, incoming: IncomingMessage) {
+        let Message::CStoreRq(rq) = incoming.message else {
+            tracing::warn!(message = %incoming.message, "streamed message is not a C-STORE-RQ; ignored");
+            return;
+        };
+        let context = assoc
+            .negotiated()
+            .and_then(|n| n.accepted_context(incoming.context_id).map(|c| (n, c)))
+            .filter(|(n, c)| n.local_is_scp(c));
+        let sink = match (&self.handlers.store, context) {
+            (Some(handler), Some((_, c))) => match c.transfer_syntax.clone() {
+                Some(transfer_syntax) => {
+                    let start = StoreStart {
+                        calling_ae_title: calling_ae(assoc),
+                        sop_class_uid: &rq.affected_sop_class_uid,
+                        sop_instance_uid: &rq.affected_sop_instance_uid,
+                        transfer_syntax: &transfer_syntax,
+                        move_originator: rq.move_originator_ae_title.as_deref(),
+                    };
+                    match catch_unwind(AssertUnwindSafe(|| handler.begin(&start))) {
+                        Ok(Ok(Some(sink))) => StreamedStore::Sink(sink),
+                        Ok(Ok(None)) => StreamedStore::Gathered {
+                            transfer_syntax,
+                            data_so_far: bytes::BytesMut::new(),
+                        },
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "C-STORE handler refused the instance");
+                            StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
+                        }
+                        Err(p) => {
+                            tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
+                            StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
+                        }
+                    }
+                }
+                None => StreamedStore::Failed(Status::STORE_CANNOT_UNDERSTAND),
+            },
+            _ => {
+                tracing::info!(sop_class = %rq.affected_sop_class_uid, "C-STORE refused: no SCP role for it");
+                StreamedStore::Failed(Status::SOP_CLASS_NOT_SUPPORTED)
             }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "C-STORE handler failed");
-                Status::STORE_HANDLER_FAILED
+        };
+        self.incoming_store = Some(IncomingStore {
+            context_id: incoming.context_id,
+            rq,
+            sink,
+        });
+    }
+
+    /// Streaming mode: a fragment of the data set; after the last, the C-STORE-RSP.
+    fn streamed_fragment(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        message_id: MessageId,
+        data: &[u8],
+        last: bool,
+    ) {
+        let Some(mut incoming) = self
+            .incoming_store
+            .take()
+            .filter(|i| i.rq.message_id == message_id)
+        else {
+            tracing::debug!(message_id, "fragment of no C-STORE in progress; ignored");
+            return;
+        };
+        incoming.sink = match incoming.sink {
+            StreamedStore::Sink(mut sink) => {
+                match catch_unwind(AssertUnwindSafe(|| sink.write(data))) {
+                    Ok(Ok(())) => StreamedStore::Sink(sink),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "C-STORE handler failed");
+                        StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
+                    }
+                    Err(p) => {
+                        tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
+                        StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
+                    }
+                }
             }
-            Err(p) => {
-                tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
-                Status::STORE_HANDLER_FAILED
+            StreamedStore::Gathered {
+                transfer_syntax,
+                mut data_so_far,
+            } => {
+                data_so_far.extend_from_slice(data);
+                StreamedStore::Gathered {
+                    transfer_syntax,
+                    data_so_far,
+                }
             }
+            failed @ StreamedStore::Failed(_) => failed,
+        };
+        if !last {
+            self.incoming_store = Some(incoming);
+            return;
         }
+        let IncomingStore {
+            context_id,
+            rq,
+            sink,
+        } = incoming;
+        let status = match sink {
+            StreamedStore::Sink(sink) => {
+                store_status(catch_unwind(AssertUnwindSafe(|| sink.finish())))
+            }
+            StreamedStore::Gathered {
+                transfer_syntax,
+                data_so_far,
+            } => {
+                let data = dimse::DataSet {
+                    transfer_syntax,
+                    bytes: data_so_far.freeze(),
+                };
+                self.store(assoc, context_id, &rq, Some(data))
+            }
+            StreamedStore::Failed(status) => status,
+        };
+        let rsp = Message::CStoreRq(rq).response_with(status);
+        self.respond(assoc, now, context_id, rsp, None);
     }
 
     /// Advances the operations in progress: produces responses while the association's
@@ -1443,6 +1589,28 @@ enum Step {
     Wait,
     Continue,
     Finished,
+}
+
+/// The C-STORE-RSP status for what a store handler (or its sink) gave.
+fn store_status(result: std::thread::Result<Result<u16, HandlerError>>) -> Status {
+    match result {
+        Ok(Ok(code)) if Status(code).is_valid_for(Service::Store) => Status(code),
+        Ok(Ok(code)) => {
+            tracing::warn!(
+                code = format_args!("0x{code:04X}"),
+                "C-STORE handler gave a status not valid for C-STORE"
+            );
+            Status::HANDLER_INVALID_STATUS
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "C-STORE handler failed");
+            Status::STORE_HANDLER_FAILED
+        }
+        Err(p) => {
+            tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
+            Status::STORE_HANDLER_FAILED
+        }
+    }
 }
 
 fn calling_ae(assoc: &Association) -> AeTitle {

@@ -25,7 +25,7 @@ use dicom_object::InMemDicomObject;
 use thiserror::Error;
 
 use super::dataset::{self, DataSetError};
-use super::provider::{StoreHandler, StoreRequest};
+use super::provider::{StoreHandler, StoreRequest, StoreSink, StoreStart};
 use super::uids;
 use crate::dimse::{
     CEchoRq, CFindRq, CGetRq, CMoveRq, DataSet, IncomingMessage, Message, MessageId, Priority,
@@ -275,6 +275,11 @@ pub enum RetrieveProgress {
     },
     /// A pending response with the counts so far.
     Pending(SubOperations),
+    /// C-GET, streaming mode: part of an instance's data set arrived.
+    Receiving {
+        /// Bytes of the fragment.
+        bytes: usize,
+    },
     /// The final response.
     Finished {
         /// Its status: 0x0000, 0xB000 (some failed or warned), 0xA702 (all failed),
@@ -294,6 +299,27 @@ pub struct RetrieveScu {
     message_id: MessageId,
     store: Option<Arc<dyn StoreHandler>>,
     finished: bool,
+    /// Streaming mode: the C-STORE sub-operation whose data set is arriving.
+    incoming: Option<IncomingStore>,
+}
+
+/// A streamed C-STORE-RQ being received, and where its fragments go.
+struct IncomingStore {
+    context_id: PresentationContextId,
+    message: Message,
+    sink: Sink,
+}
+
+enum Sink {
+    /// To the store handler's sink.
+    Streamed(Box<dyn StoreSink>),
+    /// Gathered for the store handler's `store` (it has no sink).
+    Buffered {
+        transfer_syntax: Uid,
+        data_so_far: bytes::BytesMut,
+    },
+    /// Refused or failed with this status: the rest is discarded.
+    Failed(Status),
 }
 
 impl std::fmt::Debug for RetrieveScu {
@@ -330,6 +356,7 @@ impl RetrieveScu {
             message_id,
             store: Some(store),
             finished: false,
+            incoming: None,
         })
     }
 
@@ -357,6 +384,7 @@ impl RetrieveScu {
             message_id,
             store: None,
             finished: false,
+            incoming: None,
         })
     }
 
@@ -385,6 +413,10 @@ impl RetrieveScu {
         now: Instant,
         event: Event,
     ) -> Result<RetrieveProgress, Event> {
+        let event = match self.handle_streamed(assoc, now, event) {
+            Ok(progress) => return Ok(progress),
+            Err(event) => event,
+        };
         if let (Event::Message(m), Some(store)) = (&event, &self.store) {
             if let Message::CStoreRq(rq) = &m.message {
                 let may_store = assoc
@@ -431,6 +463,174 @@ impl RetrieveScu {
             failed_sop_instance_uids: m.data.as_ref().map(failed_uids).unwrap_or_default(),
             detail: rsp.detail,
         })
+    }
+}
+
+impl RetrieveScu {
+    /// Streaming mode: a C-STORE-RQ starts (the store handler is asked for a sink) or a
+    /// fragment of its data set arrives; after the last, the C-STORE-RSP is sent.
+    fn handle_streamed(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        event: Event,
+    ) -> Result<RetrieveProgress, Event> {
+        let Some(store) = &self.store else {
+            return Err(event);
+        };
+        match event {
+            Event::StoreStarted(m) => {
+                let Message::CStoreRq(rq) = &m.message else {
+                    return Err(Event::StoreStarted(m));
+                };
+                let context = assoc
+                    .negotiated()
+                    .and_then(|n| n.accepted_context(m.context_id).map(|c| (n, c)));
+                let sink = match context {
+                    Some((n, c)) if n.local_is_scp(c) => {
+                        let transfer_syntax = c.transfer_syntax.clone();
+                        begin_store(store.as_ref(), n.called_ae_title, rq, transfer_syntax)
+                    }
+                    _ => {
+                        tracing::warn!(sop_class = %rq.affected_sop_class_uid, "C-STORE on a context without our SCP role; refused");
+                        Sink::Failed(Status::SOP_CLASS_NOT_SUPPORTED)
+                    }
+                };
+                self.incoming = Some(IncomingStore {
+                    context_id: m.context_id,
+                    message: m.message,
+                    sink,
+                });
+                Ok(RetrieveProgress::Receiving { bytes: 0 })
+            }
+            Event::StoreFragment {
+                message_id,
+                data,
+                last,
+                ..
+            } if self
+                .incoming
+                .as_ref()
+                .is_some_and(|i| i.message.message_id() == Some(message_id)) =>
+            {
+                let Some(mut incoming) = self.incoming.take() else {
+                    return Ok(RetrieveProgress::Receiving { bytes: 0 });
+                };
+                incoming.sink = match incoming.sink {
+                    Sink::Streamed(mut sink) => {
+                        match catch_unwind(AssertUnwindSafe(|| sink.write(&data))) {
+                            Ok(Ok(())) => Sink::Streamed(sink),
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "store sink failed");
+                                Sink::Failed(Status::OUT_OF_RESOURCES)
+                            }
+                            Err(_) => {
+                                tracing::error!("store sink panicked");
+                                Sink::Failed(Status::OUT_OF_RESOURCES)
+                            }
+                        }
+                    }
+                    Sink::Buffered {
+                        transfer_syntax,
+                        mut data_so_far,
+                    } => {
+                        data_so_far.extend_from_slice(&data);
+                        Sink::Buffered {
+                            transfer_syntax,
+                            data_so_far,
+                        }
+                    }
+                    failed @ Sink::Failed(_) => failed,
+                };
+                if !last {
+                    self.incoming = Some(incoming);
+                    return Ok(RetrieveProgress::Receiving { bytes: data.len() });
+                }
+                Ok(self.finish_store(assoc, now, store.clone(), incoming))
+            }
+            other => Err(other),
+        }
+    }
+
+    /// The last fragment arrived: the status, the C-STORE-RSP, the progress.
+    fn finish_store(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        store: Arc<dyn StoreHandler>,
+        incoming: IncomingStore,
+    ) -> RetrieveProgress {
+        let Message::CStoreRq(rq) = &incoming.message else {
+            unreachable!("only C-STORE-RQs are streamed");
+        };
+        let status = match incoming.sink {
+            Sink::Streamed(sink) => match catch_unwind(AssertUnwindSafe(|| sink.finish())) {
+                Ok(Ok(code)) => Status(code),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "store sink failed");
+                    Status::OUT_OF_RESOURCES
+                }
+                Err(_) => {
+                    tracing::error!("store sink panicked");
+                    Status::OUT_OF_RESOURCES
+                }
+            },
+            Sink::Buffered {
+                transfer_syntax,
+                data_so_far,
+            } => {
+                let data = DataSet {
+                    transfer_syntax,
+                    bytes: data_so_far.freeze(),
+                };
+                store_one(store.as_ref(), assoc, rq, &data)
+            }
+            Sink::Failed(status) => status,
+        };
+        let sop_instance_uid = rq.affected_sop_instance_uid.clone();
+        if let Some(rsp) = incoming.message.response_with(status) {
+            if let Err(e) = assoc.send_response(now, incoming.context_id, rsp, None) {
+                tracing::warn!(error = %e, "cannot answer C-STORE-RQ");
+            }
+        }
+        RetrieveProgress::Stored {
+            sop_instance_uid,
+            status,
+        }
+    }
+}
+
+/// Asks the store handler where a streamed instance goes.
+fn begin_store(
+    store: &dyn StoreHandler,
+    calling: AeTitle,
+    rq: &crate::dimse::CStoreRq,
+    transfer_syntax: Option<Uid>,
+) -> Sink {
+    let Some(transfer_syntax) = transfer_syntax else {
+        return Sink::Failed(Status::STORE_CANNOT_UNDERSTAND);
+    };
+    let start = StoreStart {
+        calling_ae_title: calling,
+        sop_class_uid: &rq.affected_sop_class_uid,
+        sop_instance_uid: &rq.affected_sop_instance_uid,
+        transfer_syntax: &transfer_syntax,
+        move_originator: rq.move_originator_ae_title.as_deref(),
+    };
+    match catch_unwind(AssertUnwindSafe(|| store.begin(&start))) {
+        Ok(Ok(Some(sink))) => Sink::Streamed(sink),
+        Ok(Ok(None)) => Sink::Buffered {
+            transfer_syntax,
+            data_so_far: bytes::BytesMut::new(),
+        },
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "store handler refused the instance");
+            Sink::Failed(Status::OUT_OF_RESOURCES)
+        }
+        Err(_) => {
+            tracing::error!("store handler panicked");
+            Sink::Failed(Status::OUT_OF_RESOURCES)
+        }
     }
 }
 
