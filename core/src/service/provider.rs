@@ -208,6 +208,12 @@ pub struct StoreStart<'a> {
 pub trait StoreSink: Send {
     /// Takes the next fragment of the data set.
     fn write(&mut self, fragment: &[u8]) -> Result<(), HandlerError>;
+    /// Takes the next fragment by value: what the core calls. The default hands it to
+    /// [`write`](Self::write); a sink that passes fragments to another thread (a file
+    /// writer, so that receiving and writing overlap) overrides it to do so without a copy.
+    fn write_bytes(&mut self, fragment: Bytes) -> Result<(), HandlerError> {
+        self.write(&fragment)
+    }
     /// The data set is complete; the returned status goes into the C-STORE-RSP.
     fn finish(self: Box<Self>) -> Result<u16, HandlerError>;
 }

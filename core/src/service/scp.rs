@@ -439,7 +439,7 @@ impl Scp {
                 last,
                 ..
             } => {
-                self.streamed_fragment(assoc, now, message_id, &data, last);
+                self.streamed_fragment(assoc, now, message_id, data, last);
                 return None;
             }
             other => {
@@ -969,7 +969,7 @@ impl Scp {
         assoc: &mut Association,
         now: Instant,
         message_id: MessageId,
-        data: &[u8],
+        data: Bytes,
         last: bool,
     ) {
         let Some(mut incoming) = self
@@ -982,7 +982,7 @@ impl Scp {
         };
         incoming.sink = match incoming.sink {
             StreamedStore::Sink(mut sink) => {
-                match catch_unwind(AssertUnwindSafe(|| sink.write(data))) {
+                match catch_unwind(AssertUnwindSafe(|| sink.write_bytes(data))) {
                     Ok(Ok(())) => StreamedStore::Sink(sink),
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "C-STORE handler failed");
@@ -998,7 +998,7 @@ impl Scp {
                 transfer_syntax,
                 mut data_so_far,
             } => {
-                data_so_far.extend_from_slice(data);
+                data_so_far.extend_from_slice(&data);
                 StreamedStore::Gathered {
                     transfer_syntax,
                     data_so_far,

@@ -516,9 +516,10 @@ impl RetrieveScu {
                 let Some(mut incoming) = self.incoming.take() else {
                     return Ok(RetrieveProgress::Receiving { bytes: 0 });
                 };
+                let received = data.len();
                 incoming.sink = match incoming.sink {
                     Sink::Streamed(mut sink) => {
-                        match catch_unwind(AssertUnwindSafe(|| sink.write(&data))) {
+                        match catch_unwind(AssertUnwindSafe(|| sink.write_bytes(data))) {
                             Ok(Ok(())) => Sink::Streamed(sink),
                             Ok(Err(e)) => {
                                 tracing::warn!(error = %e, "store sink failed");
@@ -544,7 +545,7 @@ impl RetrieveScu {
                 };
                 if !last {
                     self.incoming = Some(incoming);
-                    return Ok(RetrieveProgress::Receiving { bytes: data.len() });
+                    return Ok(RetrieveProgress::Receiving { bytes: received });
                 }
                 Ok(self.finish_store(assoc, now, store.clone(), incoming))
             }
