@@ -653,6 +653,7 @@ def main():
         os.environ.pop(name, None)
     only = ARGS.only.split(",")
     started = time.time()
+    load_before = os.getloadavg()[0]
     try:
         if "find" in only:
             for n in ([1000] if ARGS.quick else [1000, 10000]):
@@ -672,9 +673,9 @@ def main():
               f"- commit: {ARGS.commit}\n- machine: {machine()}\n"
               f"- command: `bench/run{' --quick' if ARGS.quick else ''} --runs {ARGS.runs}` "
               f"({time.time() - started:.0f} s)\n"
-              f"- peers: DCMTK {dcmtk_version()}, pynetdicom {pynetdicom_version()}; the machine "
-              "is shared (2 cores, other builds and a fuzzer at nice 19), so only ratios "
-              "measured in this one run mean much.\n")
+              f"- peers: DCMTK {dcmtk_version()}, pynetdicom {pynetdicom_version()}\n"
+              f"- load average (1 min) before / after the run: {load_before:.2f} / "
+              f"{os.getloadavg()[0]:.2f}; only ratios measured in one run mean much.\n")
     with open(ARGS.out, "w") as f:
         f.write(header + "\n" + "\n".join(TABLES))
     log(f"written to {ARGS.out}")
