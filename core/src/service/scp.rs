@@ -1591,8 +1591,11 @@ enum Step {
     Finished,
 }
 
-/// The C-STORE-RSP status for what a store handler (or its sink) gave.
-fn store_status(result: std::thread::Result<Result<u16, HandlerError>>) -> Status {
+/// The C-STORE-RSP status for what a store handler (or its sink) gave, as caught by
+/// `catch_unwind` (`Err` is a panic's payload).
+fn store_status(
+    result: Result<Result<u16, HandlerError>, Box<dyn std::any::Any + Send>>,
+) -> Status {
     match result {
         Ok(Ok(code)) if Status(code).is_valid_for(Service::Store) => Status(code),
         Ok(Ok(code)) => {
