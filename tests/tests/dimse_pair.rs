@@ -590,6 +590,47 @@ fn answer_store(link: &mut Link) {
     assert_eq!(link.rq.outstanding_requests(), 0);
 }
 
+/// Streamed fragments are the user's to keep: the reassembler copies them into a buffer
+/// it reuses, and those the user holds stay intact while later ones arrive (and reuse
+/// the memory of those dropped at once).
+#[test]
+fn streamed_fragments_held_stay_intact_while_the_buffer_is_reused() {
+    const HELD: usize = 20;
+    let data = data_set(60 * 16 * 1024);
+    let mut link = Link::new(16 * 1024, true);
+    let now = link.now;
+    let id = link
+        .rq
+        .send_request(now, pc(5), store(), Some(data.clone().into()))
+        .expect("sent");
+    let mut held = Vec::new();
+    let mut received = Vec::new();
+    let mut out = Vec::new();
+    while link.rq.poll_transmit(now, &mut out).is_some() {
+        assert_eq!(link.ac.handle_input(now, &out), Ok(out.len()));
+        out.clear();
+        while let Some(event) = link.ac.poll_event() {
+            if let Event::StoreFragment {
+                message_id,
+                data: fragment,
+                ..
+            } = event
+            {
+                assert_eq!(message_id, id);
+                if held.len() < HELD {
+                    held.push(fragment);
+                } else {
+                    received.extend_from_slice(&fragment);
+                }
+            }
+        }
+    }
+    let kept: Vec<u8> = held.iter().flat_map(|f| f.iter().copied()).collect();
+    assert_eq!(kept, data[..kept.len()], "held fragments changed");
+    assert_eq!(received, data[kept.len()..], "the fragments after them");
+    answer_store(&mut link);
+}
+
 #[test]
 fn fragmentation_is_the_same_through_the_pair_harness_under_every_chunking() {
     // A 16 KiB acceptor and a data set of three PDUs and a bit, streamed and buffered.
