@@ -15,6 +15,7 @@ mod model;
 mod provider;
 mod scp;
 pub mod scu;
+mod streamed;
 pub mod uids;
 
 pub use memory::{

@@ -26,9 +26,9 @@ use super::dataset::{self, DataSetError};
 use super::model::{self, InformationModel};
 use super::provider::{
     Destination, FindHandler, FindItem, FindRequest, FindResults, HandlerError, MoveDestinations,
-    Reply, RetrieveHandler, RetrieveItem, RetrieveRequest, StoreHandler, StoreRequest, StoreSink,
-    StoreStart,
+    Reply, RetrieveHandler, RetrieveItem, RetrieveRequest, StoreHandler, StoreRequest, StoreStart,
 };
+use super::streamed::{StoreEnd, StreamedStore};
 use super::uids;
 use crate::dimse::{
     self, CFindRsp, CStoreRq, IncomingMessage, Message, MessageId, Priority, RetrieveRsp, Service,
@@ -224,19 +224,6 @@ struct IncomingStore {
     sink: StreamedStore,
 }
 
-/// Where a streamed C-STORE's data set goes.
-enum StreamedStore {
-    /// The store handler's sink.
-    Sink(Box<dyn StoreSink>),
-    /// Gathered for the handler's `store` (it gave no sink).
-    Gathered {
-        transfer_syntax: Uid,
-        data_so_far: bytes::BytesMut,
-    },
-    /// Refused or failed: the rest is discarded, this status answered.
-    Failed(Status),
-}
-
 impl std::fmt::Debug for Scp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scp")
@@ -246,7 +233,7 @@ impl std::fmt::Debug for Scp {
     }
 }
 
-fn panic_text(payload: &(dyn Any + Send)) -> String {
+pub(super) fn panic_text(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -933,21 +920,7 @@ impl Scp {
                         transfer_syntax: &transfer_syntax,
                         move_originator: rq.move_originator_ae_title.as_deref(),
                     };
-                    match catch_unwind(AssertUnwindSafe(|| handler.begin(&start))) {
-                        Ok(Ok(Some(sink))) => StreamedStore::Sink(sink),
-                        Ok(Ok(None)) => StreamedStore::Gathered {
-                            transfer_syntax,
-                            data_so_far: bytes::BytesMut::new(),
-                        },
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "C-STORE handler refused the instance");
-                            StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
-                        }
-                        Err(p) => {
-                            tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
-                            StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
-                        }
-                    }
+                    StreamedStore::begin(handler.as_ref(), &start, Status::STORE_HANDLER_FAILED)
                 }
                 None => StreamedStore::Failed(Status::STORE_CANNOT_UNDERSTAND),
             },
@@ -980,32 +953,7 @@ impl Scp {
             tracing::debug!(message_id, "fragment of no C-STORE in progress; ignored");
             return;
         };
-        incoming.sink = match incoming.sink {
-            StreamedStore::Sink(mut sink) => {
-                match catch_unwind(AssertUnwindSafe(|| sink.write_bytes(data))) {
-                    Ok(Ok(())) => StreamedStore::Sink(sink),
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "C-STORE handler failed");
-                        StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
-                    }
-                    Err(p) => {
-                        tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
-                        StreamedStore::Failed(Status::STORE_HANDLER_FAILED)
-                    }
-                }
-            }
-            StreamedStore::Gathered {
-                transfer_syntax,
-                mut data_so_far,
-            } => {
-                data_so_far.extend_from_slice(&data);
-                StreamedStore::Gathered {
-                    transfer_syntax,
-                    data_so_far,
-                }
-            }
-            failed @ StreamedStore::Failed(_) => failed,
-        };
+        incoming.sink = incoming.sink.take(data, Status::STORE_HANDLER_FAILED);
         if !last {
             self.incoming_store = Some(incoming);
             return;
@@ -1015,21 +963,10 @@ impl Scp {
             rq,
             sink,
         } = incoming;
-        let status = match sink {
-            StreamedStore::Sink(sink) => {
-                store_status(catch_unwind(AssertUnwindSafe(|| sink.finish())))
-            }
-            StreamedStore::Gathered {
-                transfer_syntax,
-                data_so_far,
-            } => {
-                let data = dimse::DataSet {
-                    transfer_syntax,
-                    bytes: data_so_far.freeze(),
-                };
-                self.store(assoc, context_id, &rq, Some(data))
-            }
-            StreamedStore::Failed(status) => status,
+        let status = match sink.end() {
+            StoreEnd::Finished(result) => store_status(result),
+            StoreEnd::Gathered(data) => self.store(assoc, context_id, &rq, Some(data)),
+            StoreEnd::Failed(status) => status,
         };
         let rsp = Message::CStoreRq(rq).response_with(status);
         self.respond(assoc, now, context_id, rsp, None);

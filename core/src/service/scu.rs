@@ -25,7 +25,9 @@ use dicom_object::InMemDicomObject;
 use thiserror::Error;
 
 use super::dataset::{self, DataSetError};
-use super::provider::{StoreHandler, StoreRequest, StoreSink, StoreStart};
+use super::provider::{StoreHandler, StoreRequest, StoreStart};
+use super::scp::panic_text;
+use super::streamed::{StoreEnd, StreamedStore};
 use super::uids;
 use crate::dimse::{
     CEchoRq, CFindRq, CGetRq, CMoveRq, DataSet, IncomingMessage, Message, MessageId, Priority,
@@ -307,19 +309,7 @@ pub struct RetrieveScu {
 struct IncomingStore {
     context_id: PresentationContextId,
     message: Message,
-    sink: Sink,
-}
-
-enum Sink {
-    /// To the store handler's sink.
-    Streamed(Box<dyn StoreSink>),
-    /// Gathered for the store handler's `store` (it has no sink).
-    Buffered {
-        transfer_syntax: Uid,
-        data_so_far: bytes::BytesMut,
-    },
-    /// Refused or failed with this status: the rest is discarded.
-    Failed(Status),
+    sink: StreamedStore,
 }
 
 impl std::fmt::Debug for RetrieveScu {
@@ -493,7 +483,7 @@ impl RetrieveScu {
                     }
                     _ => {
                         tracing::warn!(sop_class = %rq.affected_sop_class_uid, "C-STORE on a context without our SCP role; refused");
-                        Sink::Failed(Status::SOP_CLASS_NOT_SUPPORTED)
+                        StreamedStore::Failed(Status::SOP_CLASS_NOT_SUPPORTED)
                     }
                 };
                 self.incoming = Some(IncomingStore {
@@ -517,32 +507,7 @@ impl RetrieveScu {
                     return Ok(RetrieveProgress::Receiving { bytes: 0 });
                 };
                 let received = data.len();
-                incoming.sink = match incoming.sink {
-                    Sink::Streamed(mut sink) => {
-                        match catch_unwind(AssertUnwindSafe(|| sink.write_bytes(data))) {
-                            Ok(Ok(())) => Sink::Streamed(sink),
-                            Ok(Err(e)) => {
-                                tracing::warn!(error = %e, "store sink failed");
-                                Sink::Failed(Status::OUT_OF_RESOURCES)
-                            }
-                            Err(_) => {
-                                tracing::error!("store sink panicked");
-                                Sink::Failed(Status::OUT_OF_RESOURCES)
-                            }
-                        }
-                    }
-                    Sink::Buffered {
-                        transfer_syntax,
-                        mut data_so_far,
-                    } => {
-                        data_so_far.extend_from_slice(&data);
-                        Sink::Buffered {
-                            transfer_syntax,
-                            data_so_far,
-                        }
-                    }
-                    failed @ Sink::Failed(_) => failed,
-                };
+                incoming.sink = incoming.sink.take(data, Status::OUT_OF_RESOURCES);
                 if !last {
                     self.incoming = Some(incoming);
                     return Ok(RetrieveProgress::Receiving { bytes: received });
@@ -564,29 +529,18 @@ impl RetrieveScu {
         let Message::CStoreRq(rq) = &incoming.message else {
             unreachable!("only C-STORE-RQs are streamed");
         };
-        let status = match incoming.sink {
-            Sink::Streamed(sink) => match catch_unwind(AssertUnwindSafe(|| sink.finish())) {
-                Ok(Ok(code)) => Status(code),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "store sink failed");
-                    Status::OUT_OF_RESOURCES
-                }
-                Err(_) => {
-                    tracing::error!("store sink panicked");
-                    Status::OUT_OF_RESOURCES
-                }
-            },
-            Sink::Buffered {
-                transfer_syntax,
-                data_so_far,
-            } => {
-                let data = DataSet {
-                    transfer_syntax,
-                    bytes: data_so_far.freeze(),
-                };
-                store_one(store.as_ref(), assoc, rq, &data)
+        let status = match incoming.sink.end() {
+            StoreEnd::Finished(Ok(Ok(code))) => Status(code),
+            StoreEnd::Finished(Ok(Err(e))) => {
+                tracing::warn!(error = %e, "store sink failed");
+                Status::OUT_OF_RESOURCES
             }
-            Sink::Failed(status) => status,
+            StoreEnd::Finished(Err(p)) => {
+                tracing::error!(panic = %panic_text(p.as_ref()), "store sink panicked");
+                Status::OUT_OF_RESOURCES
+            }
+            StoreEnd::Gathered(data) => store_one(store.as_ref(), assoc, rq, &data),
+            StoreEnd::Failed(status) => status,
         };
         let sop_instance_uid = rq.affected_sop_instance_uid.clone();
         if let Some(rsp) = incoming.message.response_with(status) {
@@ -607,9 +561,9 @@ fn begin_store(
     calling: AeTitle,
     rq: &crate::dimse::CStoreRq,
     transfer_syntax: Option<Uid>,
-) -> Sink {
+) -> StreamedStore {
     let Some(transfer_syntax) = transfer_syntax else {
-        return Sink::Failed(Status::STORE_CANNOT_UNDERSTAND);
+        return StreamedStore::Failed(Status::STORE_CANNOT_UNDERSTAND);
     };
     let start = StoreStart {
         calling_ae_title: calling,
@@ -618,21 +572,7 @@ fn begin_store(
         transfer_syntax: &transfer_syntax,
         move_originator: rq.move_originator_ae_title.as_deref(),
     };
-    match catch_unwind(AssertUnwindSafe(|| store.begin(&start))) {
-        Ok(Ok(Some(sink))) => Sink::Streamed(sink),
-        Ok(Ok(None)) => Sink::Buffered {
-            transfer_syntax,
-            data_so_far: bytes::BytesMut::new(),
-        },
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "store handler refused the instance");
-            Sink::Failed(Status::OUT_OF_RESOURCES)
-        }
-        Err(_) => {
-            tracing::error!("store handler panicked");
-            Sink::Failed(Status::OUT_OF_RESOURCES)
-        }
-    }
+    StreamedStore::begin(store, &start, Status::OUT_OF_RESOURCES)
 }
 
 fn store_one(

@@ -1,0 +1,111 @@
+//! A streamed C-STORE's data set on its way to the store handler, for the SCP (C-STORE
+//! SCP, C-MOVE destination) and the retrieve SCU (C-GET sub-operations) alike: the
+//! handler is asked for a sink when the C-STORE-RQ starts, each fragment goes to it (or
+//! is gathered for the handler's `store` when it gave none), and a handler that fails or
+//! panics turns the rest into a failure status. Which status, and what a finished sink's
+//! code means, is the caller's business.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use bytes::{Bytes, BytesMut};
+
+use super::provider::{HandlerError, StoreHandler, StoreSink, StoreStart};
+use super::scp::panic_text;
+use crate::dimse::{DataSet, Status};
+
+/// Where a streamed C-STORE's data set goes while it arrives.
+pub(super) enum StreamedStore {
+    /// The store handler's sink.
+    Sink(Box<dyn StoreSink>),
+    /// Gathered for the store handler's `store` (it gave no sink).
+    Gathered {
+        transfer_syntax: crate::pdu::Uid,
+        data_so_far: BytesMut,
+    },
+    /// Refused or failed: the rest is discarded, this status answered.
+    Failed(Status),
+}
+
+/// What is left to do once the last fragment is in.
+pub(super) enum StoreEnd {
+    /// The sink's `finish`, as `catch_unwind` gave it (`Err`: the panic's payload).
+    Finished(Result<Result<u16, HandlerError>, Box<dyn Any + Send>>),
+    /// The whole data set, for the handler's `store`.
+    Gathered(DataSet),
+    /// The status to answer.
+    Failed(Status),
+}
+
+impl StreamedStore {
+    /// Asks `handler` where the instance `start` describes goes; `failure` is the status
+    /// if it refuses or panics.
+    pub(super) fn begin(
+        handler: &dyn StoreHandler,
+        start: &StoreStart<'_>,
+        failure: Status,
+    ) -> Self {
+        match catch_unwind(AssertUnwindSafe(|| handler.begin(start))) {
+            Ok(Ok(Some(sink))) => Self::Sink(sink),
+            Ok(Ok(None)) => Self::Gathered {
+                transfer_syntax: start.transfer_syntax.clone(),
+                data_so_far: BytesMut::new(),
+            },
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "store handler refused the instance");
+                Self::Failed(failure)
+            }
+            Err(p) => {
+                tracing::error!(panic = %panic_text(p.as_ref()), "store handler panicked");
+                Self::Failed(failure)
+            }
+        }
+    }
+
+    /// Takes the next fragment; `failure` is the status if the sink fails or panics.
+    pub(super) fn take(self, fragment: Bytes, failure: Status) -> Self {
+        match self {
+            Self::Sink(mut sink) => {
+                match catch_unwind(AssertUnwindSafe(|| sink.write_bytes(fragment))) {
+                    Ok(Ok(())) => Self::Sink(sink),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "store sink failed");
+                        Self::Failed(failure)
+                    }
+                    Err(p) => {
+                        tracing::error!(panic = %panic_text(p.as_ref()), "store sink panicked");
+                        Self::Failed(failure)
+                    }
+                }
+            }
+            Self::Gathered {
+                transfer_syntax,
+                mut data_so_far,
+            } => {
+                data_so_far.extend_from_slice(&fragment);
+                Self::Gathered {
+                    transfer_syntax,
+                    data_so_far,
+                }
+            }
+            failed @ Self::Failed(_) => failed,
+        }
+    }
+
+    /// The last fragment is in: the sink finished, or the data set gathered.
+    pub(super) fn end(self) -> StoreEnd {
+        match self {
+            Self::Sink(sink) => {
+                StoreEnd::Finished(catch_unwind(AssertUnwindSafe(|| sink.finish())))
+            }
+            Self::Gathered {
+                transfer_syntax,
+                data_so_far,
+            } => StoreEnd::Gathered(DataSet {
+                transfer_syntax,
+                bytes: data_so_far.freeze(),
+            }),
+            Self::Failed(status) => StoreEnd::Failed(status),
+        }
+    }
+}
