@@ -1421,9 +1421,10 @@ fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// `dicomwire get --out` from `dicomwire serve`, and a `dicomwire move` from it to a
-/// second `dicomwire serve --store`, of instances small and large (past the size at which
-/// a writer thread takes over the file): every file arrives byte for byte as it was
-/// served, and no temporary file is left. Runs without peers: both ends are ours.
+/// second `dicomwire serve --store`, of instances small and large (many PDUs, most of
+/// their fragments lent from the transports' read buffers rather than copied): every file
+/// arrives byte for byte as it was served, and no temporary file is left. Runs without
+/// peers: both ends are ours.
 #[test]
 fn large_instances_arrive_byte_for_byte_through_get_and_move() {
     let sources = padded_protocols(&[5 << 20, (2 << 20) + 1, 100 << 10]);

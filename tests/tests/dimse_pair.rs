@@ -13,6 +13,7 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use dicom_core::Tag;
 use dicomwire::dimse::{
     CCancelRq, CEchoRq, CEchoRsp, CFindRq, CFindRsp, CStoreRq, CommandError, CommandField,
@@ -25,7 +26,7 @@ use dicomwire::pdu::{
 };
 use dicomwire::ul::{
     Aborted, AcceptOptions, AcceptorPolicy, ApiMisuse, Association, AssociationConfig,
-    AssociationRequest, Event, ProposedContext, SupportedSyntax,
+    AssociationRequest, Event, ProposedContext, ReadBuffers, SupportedSyntax,
 };
 use dicomwire_tests::pair::{
     Chunking, DimseEvent, IMPLICIT_VR_LE, Pair, Side, VERIFICATION, ae, for_all_chunkings,
@@ -628,6 +629,97 @@ fn streamed_fragments_held_stay_intact_while_the_buffer_is_reused() {
     let kept: Vec<u8> = held.iter().flat_map(|f| f.iter().copied()).collect();
     assert_eq!(kept, data[..kept.len()], "held fragments changed");
     assert_eq!(received, data[kept.len()..], "the fragments after them");
+    answer_store(&mut link);
+}
+
+/// Reads offered through `ReadBuffers`: the fragments of a large read are slices of the
+/// buffer it was read into (no copy), those of a small read are copies; a buffer is not
+/// read into again while a fragment of it is held, and is reused once they are dropped;
+/// whatever the mix, the data set arrives byte for byte.
+#[test]
+fn fragments_of_lent_reads_are_slices_of_the_read_buffer_until_dropped() {
+    const BUFFER: usize = 64 * 1024;
+    let data = data_set(40 * 16 * 1024 + 7);
+    let mut link = Link::new(16 * 1024, true);
+    let now = link.now;
+    link.rq
+        .send_request(now, pc(5), store(), Some(data.clone().into()))
+        .expect("sent");
+    let mut wire = Vec::new();
+    while link.rq.poll_transmit(now, &mut wire).is_some() {}
+
+    let mut buffers = ReadBuffers::new(BUFFER);
+    let threshold = buffers.lend_threshold();
+    // Read sizes: large ones (lent) and small ones (copied), in turn.
+    let sizes = [BUFFER, threshold, threshold - 1, 100, BUFFER - 3, 5000];
+    let (mut sliced, mut copied) = (0, 0);
+    let mut held: Vec<Bytes> = Vec::new();
+    let mut received = Vec::new();
+    let mut seen_buffers: Vec<*const u8> = Vec::new();
+    let mut pending = Bytes::new();
+    let mut at = 0;
+    let mut round = 0;
+    while at < wire.len() || !pending.is_empty() {
+        if !pending.is_empty() {
+            let taken = link.ac.handle_input(now, &pending).expect("input");
+            pending = pending.slice(taken..);
+        } else {
+            let space = buffers.read_space();
+            let range = space.as_ptr_range();
+            assert!(
+                held.iter().all(|f| !range.contains(&f.as_ptr())),
+                "read into a buffer a held fragment lies in"
+            );
+            if !seen_buffers.contains(&range.start) {
+                seen_buffers.push(range.start);
+            }
+            let n = sizes[round % sizes.len()].min(wire.len() - at);
+            space[..n].copy_from_slice(&wire[at..at + n]);
+            at += n;
+            round += 1;
+            let (taken, refused) = buffers.offer(&mut link.ac, now, n);
+            assert_eq!(taken.expect("input") + refused.len(), n);
+            pending = refused;
+            let mut from_this_read = Vec::new();
+            while let Some(event) = link.ac.poll_event() {
+                if let Event::StoreFragment { data: fragment, .. } = event {
+                    if range.contains(&fragment.as_ptr()) {
+                        assert!(n >= threshold, "a small read was lent");
+                        sliced += 1;
+                    } else {
+                        copied += 1;
+                    }
+                    from_this_read.push(fragment);
+                }
+            }
+            for fragment in from_this_read {
+                received.extend_from_slice(&fragment);
+                // Hold every third fragment for three reads, drop the rest at once.
+                if round % 3 == 0 {
+                    held.push(fragment);
+                }
+            }
+            if round % 3 == 2 {
+                held.clear();
+            }
+        }
+        while let Some(event) = link.ac.poll_event() {
+            if let Event::StoreFragment { data: fragment, .. } = event {
+                copied += 1;
+                received.extend_from_slice(&fragment);
+            }
+        }
+    }
+    assert_eq!(received, data, "the data set, byte for byte");
+    assert!(
+        sliced > 10 && copied > 5,
+        "sliced {sliced}, copied {copied}"
+    );
+    assert!(
+        seen_buffers.len() <= 3,
+        "buffers are reused once free: {} used",
+        seen_buffers.len()
+    );
     answer_store(&mut link);
 }
 

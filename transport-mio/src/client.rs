@@ -17,7 +17,7 @@ use dicomwire::service::scu::{
 use dicomwire::service::uids;
 use dicomwire::ul::{
     Aborted, ApiMisuse, Association, AssociationConfig, AssociationRequest, ConfigError, Event,
-    Negotiated, Rejected,
+    Negotiated, ReadBuffers, Rejected,
 };
 use mio::{Registry, Token};
 use thiserror::Error;
@@ -319,7 +319,7 @@ enum Phase {
 /// What the loop gives a client association to be driven.
 pub(crate) struct ClientCtx<'a> {
     pub(crate) registry: &'a Registry,
-    pub(crate) scratch: &'a mut [u8],
+    pub(crate) buffers: &'a mut ReadBuffers,
     pub(crate) events: &'a mut VecDeque<ClientEvent>,
 }
 
@@ -619,7 +619,7 @@ impl ClientConn {
             return false;
         };
         pipe.held = held;
-        let mut moved = pipe.receive(&mut self.assoc, ctx.scratch);
+        let mut moved = pipe.receive(&mut self.assoc, ctx.buffers);
         let now = Instant::now();
         while !self.held() && self.phase != Phase::Ended {
             let Some(event) = self.assoc.poll_event() else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dicomwire::service::{Admission, ConnectRequest, Scp, ShutdownStep, SubAssociationId};
-use dicomwire::ul::{Association, Event};
+use dicomwire::ul::{Association, Event, ReadBuffers};
 use mio::Registry;
 use slab::Slab;
 
@@ -33,7 +33,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) registry: &'a Registry,
     /// Sub-association tokens: slot to (connection key, sub-association id).
     pub(crate) sub_slots: &'a mut Slab<(usize, SubAssociationId)>,
-    pub(crate) scratch: &'a mut [u8],
+    pub(crate) buffers: &'a mut ReadBuffers,
     pub(crate) shutting_down: bool,
 }
 
@@ -170,7 +170,7 @@ impl Conn {
 
     /// One round; returns whether anything moved.
     fn round(&mut self, ctx: &mut Ctx<'_>) -> io::Result<bool> {
-        let mut moved = self.pipe.receive(&mut self.assoc, ctx.scratch);
+        let mut moved = self.pipe.receive(&mut self.assoc, ctx.buffers);
         let now = Instant::now();
         while let Some(event) = self.assoc.poll_event() {
             moved = true;
@@ -274,7 +274,7 @@ impl Conn {
             return moved;
         };
         if let Some(sub) = self.scp.sub_association(id) {
-            moved |= sock.pipe.receive(sub, ctx.scratch);
+            moved |= sock.pipe.receive(sub, ctx.buffers);
         }
         let alive = self.scp.handle_sub_events(&mut self.assoc, id, now);
         let finished = match self.scp.sub_association(id) {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dicomwire::service::SubAssociationId;
-use dicomwire::ul::AssociationRequest;
+use dicomwire::ul::{AssociationRequest, ReadBuffers};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
@@ -21,9 +21,10 @@ use crate::conn::{Conn, Ctx};
 use crate::pipe::Pipe;
 use crate::server::MioServerOptions;
 
-/// Size of the loop's one read buffer (shared by every connection): large, so that big
+/// Size of the loop's read buffers (shared by every connection): large, so that big
 /// P-DATA-TF PDUs mostly arrive whole and decode in place rather than being copied into
-/// the association's buffer of a partial PDU.
+/// the association's buffer of a partial PDU. Reads of a quarter of it or more are lent
+/// to the association ([`ReadBuffers`]), so C-STORE fragments reach the user uncopied.
 const READ_CHUNK: usize = 1024 * 1024;
 
 /// While shutting down, the loop wakes at least this often to step the associations.
@@ -165,7 +166,7 @@ pub struct EventLoop {
     client_keys: HashMap<ClientId, usize>,
     next_client: u64,
     client_events: VecDeque<ClientEvent>,
-    scratch: Vec<u8>,
+    buffers: ReadBuffers,
     /// Every connection's and client's earliest deadline, ordered, so that neither the
     /// poll timeout nor the deadlines due cost a pass over everything. A deadline only
     /// changes when its owner is driven, and each driven owner is rescheduled.
@@ -205,7 +206,7 @@ impl EventLoop {
             client_keys: HashMap::new(),
             next_client: 1,
             client_events: VecDeque::new(),
-            scratch: vec![0u8; READ_CHUNK],
+            buffers: ReadBuffers::new(READ_CHUNK),
             conn_timers: Timers::default(),
             client_timers: Timers::default(),
             conn_again: Vec::new(),
@@ -520,7 +521,7 @@ impl EventLoop {
         let mut ctx = Ctx {
             registry: self.poll.registry(),
             sub_slots: &mut self.sub_slots,
-            scratch: &mut self.scratch,
+            buffers: &mut self.buffers,
             shutting_down: self.shutdown_since.is_some(),
         };
         for key in touched {
@@ -559,7 +560,7 @@ impl EventLoop {
         touched.dedup();
         let mut ctx = ClientCtx {
             registry: self.poll.registry(),
-            scratch: &mut self.scratch,
+            buffers: &mut self.buffers,
             events: &mut self.client_events,
         };
         for key in touched {

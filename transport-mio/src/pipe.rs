@@ -4,7 +4,8 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::time::Instant;
 
-use dicomwire::ul::Association;
+use bytes::{Buf, Bytes};
+use dicomwire::ul::{Association, ReadBuffers};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
@@ -24,8 +25,8 @@ pub(crate) struct Pipe {
     interest: Option<Interest>,
     /// The socket reported readable and no read has returned `WouldBlock` since.
     pub(crate) readable: bool,
-    /// Bytes read that the association did not take yet.
-    pending: Vec<u8>,
+    /// Bytes read that the association did not take yet (copied out of the read buffer).
+    pending: Bytes,
     /// Bytes taken from the association, sent up to `written`.
     unsent: Vec<u8>,
     written: usize,
@@ -43,7 +44,7 @@ impl Pipe {
             token,
             interest: Some(interest),
             readable: true,
-            pending: Vec::new(),
+            pending: Bytes::new(),
             unsent: Vec::new(),
             written: 0,
             closed: false,
@@ -69,15 +70,15 @@ impl Pipe {
 
     /// Offers refused input again, or reads one chunk and offers it. Returns whether
     /// anything changed.
-    pub(crate) fn receive(&mut self, assoc: &mut Association, scratch: &mut [u8]) -> bool {
+    pub(crate) fn receive(&mut self, assoc: &mut Association, buffers: &mut ReadBuffers) -> bool {
         if !self.may_take_input(assoc) {
             return false;
         }
         let now = Instant::now();
         if !self.pending.is_empty() {
-            return match assoc.handle_input(now, &self.pending) {
+            return match assoc.handle_input_shared(now, &self.pending) {
                 Ok(taken) => {
-                    self.pending.drain(..taken);
+                    self.pending.advance(taken);
                     taken > 0
                 }
                 Err(e) => {
@@ -90,17 +91,18 @@ impl Pipe {
         if !self.readable {
             return false;
         }
-        match self.stream.read(scratch) {
+        match self.stream.read(buffers.read_space()) {
             Ok(0) => {
                 tracing::debug!("peer closed the connection");
                 self.lost(assoc, now);
                 true
             }
             Ok(n) => {
-                match assoc.handle_input(now, &scratch[..n]) {
-                    Ok(taken) => self.pending.extend_from_slice(&scratch[taken..n]),
-                    Err(e) => tracing::debug!(error = %e, "input discarded"),
+                let (taken, refused) = buffers.offer(assoc, now, n);
+                if let Err(e) = taken {
+                    tracing::debug!(error = %e, "input discarded");
                 }
+                self.pending = refused;
                 true
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -168,7 +170,7 @@ impl Pipe {
     fn lost(&mut self, assoc: &mut Association, now: Instant) {
         self.closed = true;
         self.readable = false;
-        self.pending = Vec::new();
+        self.pending = Bytes::new();
         self.unsent.clear();
         self.written = 0;
         assoc.handle_transport_closed(now);

@@ -4,15 +4,18 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use dicomwire::ul::Association;
+use bytes::{Buf, Bytes};
+use dicomwire::ul::{Association, ReadBuffers};
 
 /// How many bytes of PDUs are gathered before one `write`.
 const WRITE_BATCH: usize = 256 * 1024;
 
-/// Size of the read buffer: above common max PDU lengths, so that most PDUs arrive whole
+/// Size of a read buffer: above common max PDU lengths, so that most PDUs arrive whole
 /// and decode in place; a PDU cut at the end of a read is copied into the association's
-/// buffer (with 64 KiB, every byte of a 128 KiB PDU was).
-const READ_BUFFER: usize = 256 * 1024;
+/// buffer (with 64 KiB, every byte of a 128 KiB PDU was). Reads of a quarter of it or
+/// more are lent to the association ([`ReadBuffers`]): C-STORE fragments in them reach
+/// the user without a copy.
+const READ_BUFFER: usize = 1024 * 1024;
 
 /// Sends everything the association has queued, gathering PDUs into few writes, and
 /// shuts the socket down once the association asked to close it and nothing is left.
@@ -47,17 +50,16 @@ pub(crate) enum Received {
     Closed,
 }
 
-/// A read buffer for one connection, with the bytes the association has not taken yet.
+/// The read buffers of one connection, with the bytes the association has not taken yet.
 pub(crate) struct Reader {
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
+    buffers: ReadBuffers,
+    pending: Bytes,
 }
 
 impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reader")
-            .field("pending", &(self.end - self.start))
+            .field("pending", &self.pending.len())
             .finish()
     }
 }
@@ -65,15 +67,14 @@ impl std::fmt::Debug for Reader {
 impl Reader {
     pub(crate) fn new() -> Self {
         Self {
-            buf: vec![0; READ_BUFFER].into_boxed_slice(),
-            start: 0,
-            end: 0,
+            buffers: ReadBuffers::new(READ_BUFFER),
+            pending: Bytes::new(),
         }
     }
 
     /// Whether bytes wait that the association did not take (it wants its events drained).
     pub(crate) fn has_pending(&self) -> bool {
-        self.start < self.end
+        !self.pending.is_empty()
     }
 
     /// Offers pending bytes, or reads (waiting at most until the association's next
@@ -96,15 +97,12 @@ impl Reader {
             }
             let timeout = deadline.map(|d| (d - now).max(Duration::from_millis(1)));
             stream.set_read_timeout(timeout)?;
-            match stream.read(&mut self.buf) {
+            let n = match stream.read(self.buffers.read_space()) {
                 Ok(0) => {
                     assoc.handle_transport_closed(Instant::now());
                     return Ok(Received::Closed);
                 }
-                Ok(n) => {
-                    self.start = 0;
-                    self.end = n;
-                }
+                Ok(n) => n,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     assoc.handle_timeout(Instant::now());
                     return Ok(Received::Timeout);
@@ -115,12 +113,18 @@ impl Reader {
                     assoc.handle_transport_closed(Instant::now());
                     return Ok(Received::Closed);
                 }
-            }
+            };
+            let (taken, refused) = self.buffers.offer(assoc, Instant::now(), n);
+            self.pending = refused;
+            taken.map_err(|e| io::Error::other(e.to_string()))?;
+            return Ok(Received::Data);
         }
+        // The refused bytes were copied out on their own: slicing fragments from them
+        // pins no more memory than the fragments.
         let taken = assoc
-            .handle_input(Instant::now(), &self.buf[self.start..self.end])
+            .handle_input_shared(Instant::now(), &self.pending)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        self.start += taken;
+        self.pending.advance(taken);
         Ok(Received::Data)
     }
 }

@@ -86,6 +86,14 @@ fn streamed_fragment(buffer: &mut BytesMut, data: &[u8]) -> Bytes {
     buffer.split().freeze()
 }
 
+/// `part` as a slice of `source`, without a copy, when it lies within `source`'s memory.
+fn slice_within(source: &Bytes, part: &[u8]) -> Option<Bytes> {
+    let outer = source.as_ptr_range();
+    let inner = part.as_ptr_range();
+    (!part.is_empty() && outer.start <= inner.start && inner.end <= outer.end)
+        .then(|| source.slice_ref(part))
+}
+
 impl Reassembler {
     pub(crate) fn new() -> Self {
         Self {
@@ -94,10 +102,13 @@ impl Reassembler {
         }
     }
 
-    /// Takes one PDV whose context was accepted with `transfer_syntax`.
+    /// Takes one PDV whose context was accepted with `transfer_syntax`. `source`, when
+    /// given, is memory the PDV may lie in: a streamed fragment found whole in it is
+    /// handed out as a slice of it rather than copied.
     pub(crate) fn receive(
         &mut self,
         pdv: &Pdv<'_>,
+        source: Option<&Bytes>,
         transfer_syntax: &Uid,
         config: &DimseConfig,
     ) -> Result<Assembled, DimseViolation> {
@@ -111,7 +122,7 @@ impl Reassembler {
                     context_id: ctx,
                     buf: Vec::new(),
                 };
-                self.receive(pdv, transfer_syntax, config)
+                self.receive(pdv, source, transfer_syntax, config)
             }
             Rx::Command { context_id, buf } => {
                 if *context_id != ctx {
@@ -199,7 +210,10 @@ impl Reassembler {
                         let out = Assembled::StoreFragment {
                             context_id: ctx,
                             message_id: *message_id,
-                            data: streamed_fragment(&mut self.fragments, pdv.data),
+                            data: match source.and_then(|s| slice_within(s, pdv.data)) {
+                                Some(shared) => shared,
+                                None => streamed_fragment(&mut self.fragments, pdv.data),
+                            },
                             last,
                         };
                         if last {

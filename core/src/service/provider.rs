@@ -209,8 +209,10 @@ pub trait StoreSink: Send {
     /// Takes the next fragment of the data set.
     fn write(&mut self, fragment: &[u8]) -> Result<(), HandlerError>;
     /// Takes the next fragment by value: what the core calls. The default hands it to
-    /// [`write`](Self::write); a sink that passes fragments to another thread (a file
-    /// writer, so that receiving and writing overlap) overrides it to do so without a copy.
+    /// [`write`](Self::write); a sink that keeps fragments (in memory, or queued for
+    /// another thread) overrides it to do so without a copy. A fragment received through
+    /// [`ReadBuffers`](crate::ul::ReadBuffers) is a slice of the transport's read buffer
+    /// and keeps that buffer from being reused while it is held.
     fn write_bytes(&mut self, fragment: Bytes) -> Result<(), HandlerError> {
         self.write(&fragment)
     }

@@ -471,6 +471,9 @@ pub struct Association {
     inbuf: Vec<u8>,
     /// After an invalid PDU the byte stream has no framing left: input is discarded.
     input_dead: bool,
+    /// While [`Association::handle_input_shared`] runs: the memory its input lies in,
+    /// which streamed fragments are sliced from instead of copied.
+    input_source: Option<Bytes>,
     outq: VecDeque<Outgoing>,
     events: VecDeque<Event>,
     reassembler: Reassembler,
@@ -550,6 +553,7 @@ impl Association {
             serial: next_serial(),
             inbuf: Vec::new(),
             input_dead: false,
+            input_source: None,
             outq: VecDeque::new(),
             events: VecDeque::new(),
             reassembler: Reassembler::new(),
@@ -778,6 +782,19 @@ impl Association {
         Ok(input.len() - rest.len())
     }
 
+    /// [`handle_input`](Self::handle_input) for input the caller holds as [`Bytes`]: the
+    /// data of streamed C-STORE fragments ([`Event::StoreFragment`]) that lie whole in
+    /// `input` are handed out as slices of it, without a copy. The rest behaves exactly as
+    /// `handle_input`. A fragment keeps the memory behind `input` alive while it is held,
+    /// so lend large reads this way ([`ReadBuffers`](super::ReadBuffers) does) and offer
+    /// small ones through `handle_input`.
+    pub fn handle_input_shared(&mut self, now: Instant, input: &Bytes) -> Result<usize, ApiMisuse> {
+        self.input_source = Some(input.clone());
+        let taken = self.handle_input(now, input);
+        self.input_source = None;
+        taken
+    }
+
     /// Adds bytes to the buffered partial PDU; decodes it once whole.
     fn continue_buffered<'a>(&mut self, now: Instant, rest: &'a [u8]) -> &'a [u8] {
         let target = match PduHeader::check(&self.inbuf, &self.limits) {
@@ -793,6 +810,24 @@ impl Association {
         self.inbuf.extend_from_slice(&rest[..take]);
         let rest = &rest[take..];
         if self.inbuf.len() < target {
+            return rest;
+        }
+        if self.inbuf.capacity() > KEPT_INPUT_BUFFER && self.inbuf.len() > PDU_HEADER_LEN {
+            // A large PDU, whole: its buffer is given away after it anyway, so streamed
+            // fragments may keep slices of it rather than be copied once more.
+            let whole = Bytes::from(std::mem::take(&mut self.inbuf));
+            let outer = self.input_source.replace(whole.clone());
+            match pdu::decode(&whole, &self.limits) {
+                Ok(Decoded::Complete { pdu, .. }) => self.on_pdu(now, pdu),
+                Ok(Decoded::Incomplete { .. }) => {
+                    // Cannot happen with the length from a whole header; keep filling.
+                    self.input_source = outer;
+                    self.inbuf = whole.to_vec();
+                    return rest;
+                }
+                Err(e) => self.on_invalid(now, e),
+            }
+            self.input_source = outer;
             return rest;
         }
         let buffered = std::mem::take(&mut self.inbuf);
@@ -1133,10 +1168,12 @@ impl Association {
                 self.dimse_violation = Some(DimseViolation::ContextNotAccepted(pdv.context_id));
                 return;
             };
-            match self
-                .reassembler
-                .receive(pdv, &transfer_syntax, &self.config.dimse)
-            {
+            match self.reassembler.receive(
+                pdv,
+                self.input_source.as_ref(),
+                &transfer_syntax,
+                &self.config.dimse,
+            ) {
                 Err(v) => {
                     self.dimse_violation = Some(v);
                     return;

@@ -10,6 +10,8 @@ mod association;
 pub mod fsm;
 pub use fsm::State;
 mod negotiation;
+mod read_buffers;
+pub use read_buffers::ReadBuffers;
 
 pub use association::{
     Aborted, ApiMisuse, AppliedTransition, Association, Event, IncomingAssociation,

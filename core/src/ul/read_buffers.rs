@@ -1,0 +1,150 @@
+//! Memory for a transport to read into, lent to associations without a copy.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{ApiMisuse, Association};
+use std::time::Instant;
+
+/// Buffers a transport reads socket bytes into, so that the data of a C-STORE arriving
+/// in large reads reaches the user ([`Event::StoreFragment`](super::Event::StoreFragment))
+/// as slices of the very memory the kernel copied it into, with no second copy.
+///
+/// A read of at least [`lend_threshold`](Self::lend_threshold) bytes is lent: offered
+/// with [`Association::handle_input_shared`], its buffer is kept alive by every fragment
+/// sliced from it, and the next read goes into another buffer. Once the fragments are
+/// dropped the buffer is free again and reused as it is (no allocation, no page faults,
+/// no zeroing). A smaller read is offered with [`Association::handle_input`] and its
+/// fragments are copied as usual, so a held fragment never keeps a buffer alive for much
+/// less data than the buffer holds: memory held through fragments is at most
+/// `buffer_len / lend_threshold` times the bytes held.
+///
+/// At most [`MAX_POOLED`](Self::MAX_POOLED) buffers are kept for reuse; when all are
+/// still held by fragments, a new one is allocated and the oldest is left to be freed by
+/// its last fragment.
+///
+/// One `ReadBuffers` may serve many associations in turn (an event loop keeps one), since
+/// it lends nothing between [`read_space`](Self::read_space) and [`offer`](Self::offer)
+/// but the fragments the association produced.
+///
+/// ```
+/// use std::time::Instant;
+/// use dicomwire::pdu::{AeTitle, Uid};
+/// use dicomwire::ul::{
+///     AcceptorPolicy, Association, AssociationConfig, AssociationRequest, Event,
+///     ProposedContext, ReadBuffers,
+/// };
+///
+/// let now = Instant::now();
+/// let request = AssociationRequest::new(AeTitle::new("ECHOSCU")?, AeTitle::new("ANY-SCP")?)
+///     .with_context(ProposedContext::new(
+///         Uid::new("1.2.840.10008.1.1")?,
+///         vec![Uid::new("1.2.840.10008.1.2")?],
+///     ));
+/// let mut scu = Association::requestor(now, AssociationConfig::default(), request)?;
+/// scu.handle_transport_connected(now)?;
+/// let mut wire = Vec::new();
+/// while scu.poll_transmit(now, &mut wire).is_some() {}
+///
+/// let mut scp = Association::acceptor(now, AssociationConfig::default(), AcceptorPolicy::default().into());
+/// let mut buffers = ReadBuffers::new(64 * 1024);
+/// // A transport reads from its socket into `read_space()`; here the requestor's bytes.
+/// let space = buffers.read_space();
+/// space[..wire.len()].copy_from_slice(&wire);
+/// let (taken, refused) = buffers.offer(&mut scp, now, wire.len());
+/// assert_eq!(taken?, wire.len());
+/// assert!(refused.is_empty());
+/// assert!(matches!(scp.poll_event(), Some(Event::AssociationRequested(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ReadBuffers {
+    len: usize,
+    lend_threshold: usize,
+    /// The buffer `read_space` handed out: whole and unshared.
+    current: Option<BytesMut>,
+    /// Buffers lent before, each whole; reusable once nothing else refers to it.
+    pool: Vec<Bytes>,
+}
+
+impl std::fmt::Debug for ReadBuffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadBuffers")
+            .field("len", &self.len)
+            .field("lend_threshold", &self.lend_threshold)
+            .field("pooled", &self.pool.len())
+            .finish()
+    }
+}
+
+impl ReadBuffers {
+    /// How many buffers are kept for reuse.
+    pub const MAX_POOLED: usize = 24;
+
+    /// Buffers of `len` bytes (at least 1); reads of a quarter of that or more are lent.
+    pub fn new(len: usize) -> Self {
+        let len = len.max(1);
+        Self {
+            len,
+            lend_threshold: (len / 4).max(1),
+            current: None,
+            pool: Vec::new(),
+        }
+    }
+
+    /// The smallest read that is lent rather than copied.
+    pub fn lend_threshold(&self) -> usize {
+        self.lend_threshold
+    }
+
+    /// Where to read next: a whole buffer nobody else refers to.
+    pub fn read_space(&mut self) -> &mut [u8] {
+        let len = self.len;
+        let pool = &mut self.pool;
+        self.current.get_or_insert_with(|| {
+            let reusable = pool.iter().position(Bytes::is_unique);
+            match reusable.map(|i| pool.swap_remove(i).try_into_mut()) {
+                Some(Ok(buffer)) => buffer,
+                // `is_unique` said it was; allocate rather than fail if not.
+                Some(Err(_)) | None => BytesMut::zeroed(len),
+            }
+        })
+    }
+
+    /// Offers the first `n` bytes of [`read_space`](Self::read_space) (just read into it)
+    /// to `assoc`, lending the buffer when `n` reaches the threshold. Returns how many
+    /// bytes the association took (as [`Association::handle_input`] does) and the bytes
+    /// it refused, which the caller offers again later.
+    pub fn offer(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        n: usize,
+    ) -> (Result<usize, ApiMisuse>, Bytes) {
+        let n = n.min(self.len);
+        if n < self.lend_threshold {
+            let buffer = self.read_space();
+            let input = &buffer[..n];
+            let taken = assoc.handle_input(now, input);
+            let rest = match &taken {
+                Ok(t) => Bytes::copy_from_slice(&input[*t..]),
+                Err(_) => Bytes::new(),
+            };
+            return (taken, rest);
+        }
+        let whole = match self.current.take() {
+            Some(buffer) => buffer.freeze(),
+            None => BytesMut::zeroed(self.len).freeze(),
+        };
+        let input = whole.slice(..n);
+        if self.pool.len() >= Self::MAX_POOLED {
+            self.pool.remove(0);
+        }
+        self.pool.push(whole);
+        let taken = assoc.handle_input_shared(now, &input);
+        let rest = match &taken {
+            // Refused bytes are copied out: a pending remainder must not pin the buffer.
+            Ok(t) => Bytes::copy_from_slice(&input[*t..]),
+            Err(_) => Bytes::new(),
+        };
+        (taken, rest)
+    }
+}
