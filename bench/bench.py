@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -73,7 +74,7 @@ class Server:
     def cpu(self):
         """CPU seconds of the server and of its children, live, exited or reaped: a
         child's time is in its own /proc entry until it is reaped, then in our cutime
-        (wlmscpfs and storescp may fork an association off)."""
+        (wlmscpfs and storescp may fork an association off; dcmqrscp forks every one)."""
         stats = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -229,6 +230,25 @@ def storescp_count(directory, expected):
     return check
 
 
+def getscu_received(directory, source):
+    """Every instance of `source` arrived, each within 1 KiB of its source file's size
+    (getscu writes its own file meta information: the data sets must be whole)."""
+    sizes = {f[:-len(".dcm")]: os.path.getsize(os.path.join(source, f)) for f in os.listdir(source)}
+
+    def check(_text, _path):
+        got = os.listdir(directory)
+        if len(got) != len(sizes):
+            return f"{len(got)} files in {directory}, expected {len(sizes)}"
+        for name in got:
+            # getscu names a file <modality>.<SOP Instance UID>.
+            uid = name.split(".", 1)[-1]
+            size = os.path.getsize(os.path.join(directory, name))
+            if uid not in sizes or abs(size - sizes[uid]) > 1024:
+                return f"{name}: {size} bytes, its source {sizes.get(uid)}"
+        return None
+    return check
+
+
 def emptied(*dirs):
     def reset():
         for d in dirs:
@@ -314,6 +334,42 @@ def dcmtk_store_config():
     with open(path, "w") as f:
         f.write(DCMTK_STORE_CONFIG)
     return ["-xf", path, "HangingProtocols"]
+
+
+# dcmqrscp's configuration: one storage area (AE title QRSCP), readable by GETSCU on
+# localhost only. maxBytesPerStudy is capped at 1 GiB by dcmqrscp; 20 × 50 MiB fits.
+DCMQRSCP_CONFIG = """\
+NetworkTCPPort  = {port}
+MaxPDUSize      = {pdu}
+MaxAssociations = 16
+HostTable BEGIN
+getscu = (GETSCU, localhost, 0)
+HostTable END
+VendorTable BEGIN
+VendorTable END
+AETable BEGIN
+QRSCP {db} R (10, 1024mb) getscu
+AETable END
+"""
+
+
+def dcmqrscp(ct, p):
+    """dcmqrscp serving the CT images in `ct`: its database (index.dat) is made in the
+    scratch dir by dcmqridx, which indexes the files where they are, before any timing.
+    dcmqrscp forks a child per association (its --single-process mode crashes after the
+    first C-GET association in DCMTK 3.6.7); Server.cpu counts the children."""
+    pdu = str(ARGS.max_pdu)
+    qr = f"{ARGS.scratch}/dcmqrscp-{os.path.basename(ct)}"
+    db = f"{qr}/QRSCP"
+    shutil.rmtree(qr, ignore_errors=True)
+    os.makedirs(db)
+    config = f"{qr}/dcmqrscp.cfg"
+    with open(config, "w") as f:
+        f.write(DCMQRSCP_CONFIG.format(port=p, pdu=pdu, db=db))
+    files = sorted(os.path.join(ct, f) for f in os.listdir(ct))
+    subprocess.run(["/usr/bin/dcmqridx", db, *files], check=True, env=dict(os.environ, **DCMTK_ENV))
+    return Server("dcmqrscp", ["/usr/bin/dcmqrscp", "-c", config, "--max-pdu", pdu, str(p)], p,
+                  env=DCMTK_ENV)
 
 
 def port():
@@ -420,9 +476,12 @@ def raw_tcp():
     return statistics.median(samples)
 
 
-def retrieve_group(count, size, name):
+def retrieve_group(count, size, name, ct_name):
     data = ARGS.data
     hp = f"{data}/{name}"
+    # The same data-set sizes as CT images of one study, for dcmqrscp (gen-ct).
+    ct = f"{data}/{ct_name}"
+    study = open(f"{ct}.study").read().strip()
     uids = open(f"{hp}.uids").read()
     total = sum(os.path.getsize(os.path.join(hp, f)) for f in os.listdir(hp))
     pdu = str(ARGS.max_pdu)
@@ -430,7 +489,9 @@ def retrieve_group(count, size, name):
     dest_port, store_port, py_store_port, dcm_store_port = port(), port(), port(), port()
     get_out, move_out, storescp_out, dw_store_out = (f"{scratch}/get-out", f"{scratch}/move-out",
                                                      f"{scratch}/storescp-out", f"{scratch}/dw-store")
-    for d in (get_out, move_out, storescp_out, dw_store_out):
+    getscu_out = f"{scratch}/getscu-out"
+    out_dirs = (get_out, move_out, storescp_out, dw_store_out, getscu_out)
+    for d in out_dirs:
         os.makedirs(d, exist_ok=True)
     common = ["--hanging-protocols", hp, "--max-pdu", pdu,
               "--move-destination", f"DWSTORE=127.0.0.1:{dest_port}",
@@ -450,7 +511,8 @@ def retrieve_group(count, size, name):
                                   "--hanging-protocols", hp, "--move-dest",
                                   f"PYSTORE=127.0.0.1:{py_store_port}"),
                    py_port, env=pyenv, stdin_pipe=True)
-    servers = [mio, std, dest, dw_storescp, storescp, pyscp]
+    qrscp = dcmqrscp(ct, port())
+    servers = [mio, std, dest, dw_storescp, storescp, qrscp, pyscp]
     for s in servers:
         s.start()
 
@@ -482,6 +544,12 @@ def retrieve_group(count, size, name):
                    str(dcm_store_port), *files],
                   [storescp], env=DCMTK_ENV, check=storescp_count(storescp_out, count),
                   reset=emptied(storescp_out)),
+        Contender("DCMTK getscu ← dcmqrscp",
+                  ["/usr/bin/getscu", "-S", "--max-pdu", pdu, "-aet", "GETSCU", "-aec", "QRSCP",
+                   "-od", getscu_out, "-k", "QueryRetrieveLevel=STUDY",
+                   "-k", f"StudyInstanceUID={study}", "127.0.0.1", str(qrscp.port)],
+                  [qrscp], env=DCMTK_ENV, check=getscu_received(getscu_out, ct),
+                  reset=emptied(getscu_out)),
         Contender("DCMTK storescu → dicomwire serve --store", 
                   ["/usr/bin/storescu", "--max-pdu", pdu, *dcmtk_store_config(), "127.0.0.1",
                    str(store_port), *files],
@@ -505,7 +573,7 @@ def retrieve_group(count, size, name):
     alternate(contenders, runs)
     for s in servers:
         s.stop()
-    for d in (get_out, move_out, storescp_out, dw_store_out):
+    for d in out_dirs:
         emptied(d)()
     tcp = raw_tcp()
     time_table(
@@ -516,7 +584,11 @@ def retrieve_group(count, size, name):
                f"{total / 1e6 / contenders[0].median('wall') / tcp:.0%} of it.",
                "Every receiver writes each instance as a file on tmpfs; client CPU of a "
                "C-MOVE includes its destination's. pynetdicom runs with TCP_NODELAY and "
-               "the same max PDU patched in (bench/peers.py)."])
+               "the same max PDU patched in (bench/peers.py).",
+               "DCMTK getscu ← dcmqrscp retrieves (Study Root, STUDY level) CT images whose data "
+               "sets are as long as the hanging protocols' (`dicomwire-bench gen-ct`), indexed by "
+               "dcmqridx beforehand; dcmqrscp forks a child per association, counted in its "
+               "server CPU."])
 
 
 def assoc_group():
@@ -659,9 +731,9 @@ def main():
             for n in ([1000] if ARGS.quick else [1000, 10000]):
                 find_group(n)
         if "retrieve" in only:
-            retrieve_group(200, "512 KiB", "hp-512k")
+            retrieve_group(200, "512 KiB", "hp-512k", "ct-512k")
             if not ARGS.quick:
-                retrieve_group(20, "50 MiB", "hp-50m")
+                retrieve_group(20, "50 MiB", "hp-50m", "ct-50m")
         if "assoc" in only:
             assoc_group()
         if "concurrency" in only:

@@ -7,6 +7,12 @@
 //! - `gen-hp DIR --count N --size BYTES`: N Hanging Protocol Storage instances, each a
 //!   sample protocol padded with a private OB element to `BYTES` of data set, and their
 //!   SOP Instance UIDs (backslash-separated, for `-k SOPInstanceUID=...`) in `DIR.uids`.
+//! - `gen-ct DIR --count N --size BYTES`: N CT Image Storage instances of one patient,
+//!   study and series, for `dcmqrscp` (whose database indexes Patient/Study/Series/Image
+//!   attributes, and which knows no Hanging Protocol Storage); each data set is exactly as
+//!   long as `gen-hp`'s for the same `BYTES`, so that the retrieve rows move the same
+//!   bytes. Their SOP Instance UIDs go to `DIR.uids`, the Study Instance UID to
+//!   `DIR.study`.
 //! - `assoc HOST:PORT --count N --parallel P`: N associations, each opened, one C-ECHO,
 //!   released, from P threads; one process, so that process start-up is not measured.
 //! - `hold HOST:PORT --count N --server-pid PID`: N associations held open at once; the
@@ -25,6 +31,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
+use dicom_dictionary_std::uids::CT_IMAGE_STORAGE;
 use dicomwire::pdu::AeTitle;
 use dicomwire::service::scu::{ScuService, association_request};
 use dicomwire::service::{dataset, uids};
@@ -50,6 +57,18 @@ enum Command {
     },
     /// Write N padded Hanging Protocol instances, and their UIDs to DIR.uids.
     GenHp {
+        /// Where to write them.
+        dir: PathBuf,
+        /// How many.
+        #[arg(long)]
+        count: usize,
+        /// The size of each data set, in bytes.
+        #[arg(long)]
+        size: usize,
+    },
+    /// Write N CT images of one study, each data set BYTES long, and the study's UID to
+    /// DIR.study.
+    GenCt {
         /// Where to write them.
         dir: PathBuf,
         /// How many.
@@ -105,6 +124,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::GenWorklist { dir, count } => gen_worklist(&dir, count),
         Command::GenHp { dir, count, size } => gen_hp(&dir, count, size),
+        Command::GenCt { dir, count, size } => gen_ct(&dir, count, size),
         Command::Assoc {
             peer,
             aec,
@@ -193,6 +213,132 @@ fn gen_hp(dir: &Path, count: usize, size: usize) -> Result<(), String> {
     }
     let list = dir.with_extension("uids");
     std::fs::write(&list, all_uids.join("\\")).map_err(|e| format!("{}: {e}", list.display()))
+}
+
+/// Columns of the generated CT images; the rows are as many as the size allows.
+const CT_COLUMNS: u16 = 512;
+
+/// The patient, study, series and image attributes that `dcmqridx` indexes, and the
+/// image pixel module of a 12-bit CT slice without its pixel data.
+fn ct_header(n: usize, study: &str, series: &str, uid: &str) -> dicom_object::InMemDicomObject {
+    let date = format!("{:04}{:02}{:02}", DAY.0, DAY.1, DAY.2);
+    let us = |tag, value: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(value));
+    let slice = format!("-{}.{:02}", n * 125 / 100, n * 125 % 100);
+    dicom_object::InMemDicomObject::from_element_iter([
+        text(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100"),
+        text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL"),
+        text(tags::SOP_CLASS_UID, VR::UI, CT_IMAGE_STORAGE),
+        text(tags::SOP_INSTANCE_UID, VR::UI, uid),
+        text(tags::STUDY_DATE, VR::DA, &date),
+        text(tags::SERIES_DATE, VR::DA, &date),
+        text(tags::STUDY_TIME, VR::TM, "081500"),
+        text(tags::ACCESSION_NUMBER, VR::SH, "BCT00000001"),
+        text(tags::MODALITY, VR::CS, "CT"),
+        text(tags::REFERRING_PHYSICIAN_NAME, VR::PN, "Bench^Referrer"),
+        text(tags::STUDY_DESCRIPTION, VR::LO, "CT chest (benchmark)"),
+        text(tags::PATIENT_NAME, VR::PN, "Bench^Patient"),
+        text(tags::PATIENT_ID, VR::LO, "BENCH-CT-1"),
+        text(tags::PATIENT_BIRTH_DATE, VR::DA, "19700101"),
+        text(tags::PATIENT_SEX, VR::CS, "O"),
+        text(tags::SLICE_THICKNESS, VR::DS, "1.25"),
+        text(tags::KVP, VR::DS, "120"),
+        text(tags::STUDY_INSTANCE_UID, VR::UI, study),
+        text(tags::SERIES_INSTANCE_UID, VR::UI, series),
+        text(tags::STUDY_ID, VR::SH, "1"),
+        text(tags::SERIES_NUMBER, VR::IS, "1"),
+        text(tags::INSTANCE_NUMBER, VR::IS, &(n + 1).to_string()),
+        text(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            &format!("-250.0\\-250.0\\{slice}"),
+        ),
+        text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0"),
+        text(
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            &sample::uid_for("bench/ct/frame"),
+        ),
+        us(tags::SAMPLES_PER_PIXEL, 1),
+        text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
+        us(tags::ROWS, 0),
+        us(tags::COLUMNS, CT_COLUMNS),
+        text(tags::PIXEL_SPACING, VR::DS, "0.9765625\\0.9765625"),
+        us(tags::BITS_ALLOCATED, 16),
+        us(tags::BITS_STORED, 12),
+        us(tags::HIGH_BIT, 11),
+        us(tags::PIXEL_REPRESENTATION, 0),
+        text(tags::WINDOW_CENTER, VR::DS, "40"),
+        text(tags::WINDOW_WIDTH, VR::DS, "400"),
+        text(tags::RESCALE_INTERCEPT, VR::DS, "-1024"),
+        text(tags::RESCALE_SLOPE, VR::DS, "1"),
+        text(Tag(0x0009, 0x0010), VR::LO, "DICOMWIRE BENCH"),
+    ])
+}
+
+fn gen_ct(dir: &Path, count: usize, size: usize) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let explicit = uids::EXPLICIT_VR_LITTLE_ENDIAN;
+    let ts = explicit.as_str();
+    let study = sample::uid_for(&format!("bench/ct/{size}/study"));
+    let series = sample::uid_for(&format!("bench/ct/{size}/series"));
+    let mut all_uids = Vec::with_capacity(count);
+    for n in 0..count {
+        let uid = sample::uid_for(&format!("bench/ct/{size}/{n}"));
+        let mut object = ct_header(n, &study, &series, &uid);
+        let base = dataset::encode(&object, ts)
+            .map_err(|e| format!("encode CT image {n}: {e}"))?
+            .len();
+        // Pixel Data (OW) and the private OB padding each take a 12-byte header; as many
+        // whole rows as fit, the rest (even, at least 12 bytes or none) as padding, so
+        // that the data set is `size` bytes, as gen-hp's are.
+        let columns = usize::from(CT_COLUMNS);
+        let room = size.saturating_sub(base + 12) & !1;
+        let mut rows = room / (2 * columns);
+        if room % (2 * columns) != 0 && room % (2 * columns) < 12 {
+            rows = rows.saturating_sub(1);
+        }
+        let rows = u16::try_from(rows).unwrap_or(u16::MAX);
+        let rest = room - usize::from(rows) * 2 * columns;
+        // A gradient in 12 bits, shifted by one for each slice.
+        let pixels: Vec<u16> = (0..rows)
+            .flat_map(|r| (0..CT_COLUMNS).map(move |c| r.wrapping_add(c)))
+            .map(|v| v.wrapping_add(u16::try_from(n % 4096).unwrap_or(0)) & 0x0FFF)
+            .collect();
+        object.put(DataElement::new(
+            tags::ROWS,
+            VR::US,
+            PrimitiveValue::from(rows),
+        ));
+        object.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U16(pixels.into()),
+        ));
+        if rest > 0 {
+            object.put(DataElement::new(
+                Tag(0x0009, 0x1001),
+                VR::OB,
+                PrimitiveValue::U8(vec![0x5A; rest - 12].into()),
+            ));
+        }
+        let data = dataset::encode(&object, ts).map_err(|e| format!("encode CT image {n}: {e}"))?;
+        if data.len() != size {
+            return Err(format!(
+                "CT image {n}: a data set of {} bytes, not {size} (an even size of at least {} \
+                 bytes is needed)",
+                data.len(),
+                base + 24
+            ));
+        }
+        let file = files::part10(CT_IMAGE_STORAGE, &uid, ts, &data);
+        std::fs::write(dir.join(files::instance_file_name(&uid)), file)
+            .map_err(|e| format!("write CT image {n}: {e}"))?;
+        all_uids.push(uid);
+    }
+    let list = dir.with_extension("uids");
+    std::fs::write(&list, all_uids.join("\\")).map_err(|e| format!("{}: {e}", list.display()))?;
+    let study_file = dir.with_extension("study");
+    std::fs::write(&study_file, &study).map_err(|e| format!("{}: {e}", study_file.display()))
 }
 
 // ---------------------------------------------------------------------------------------
