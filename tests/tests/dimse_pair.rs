@@ -26,7 +26,7 @@ use dicomwire::pdu::{
 };
 use dicomwire::ul::{
     Aborted, AcceptOptions, AcceptorPolicy, ApiMisuse, Association, AssociationConfig,
-    AssociationRequest, Event, ProposedContext, ReadBuffers, SupportedSyntax,
+    AssociationRequest, Event, ProposedContext, ReadBuffers, SendQueue, SupportedSyntax,
 };
 use dicomwire_tests::pair::{
     Chunking, DimseEvent, IMPLICIT_VR_LE, Pair, Side, VERIFICATION, ae, for_all_chunkings,
@@ -721,6 +721,75 @@ fn fragments_of_lent_reads_are_slices_of_the_read_buffer_until_dropped() {
         seen_buffers.len()
     );
     answer_store(&mut link);
+}
+
+/// `poll_transmit_queue` puts on the wire exactly what `poll_transmit` does, at every max
+/// PDU length and whatever the write sizes, while the fragments of a large data set are
+/// referenced from the caller's `Bytes` rather than copied.
+#[test]
+fn the_send_queue_sends_the_same_bytes_and_references_large_data() {
+    for (max_pdu, size) in [
+        (16 * 1024, 100_000),
+        (128 * 1024, 1 << 20),
+        (4096, 5000),
+        (16 * 1024, 0),
+    ] {
+        let data = Bytes::from(data_set(size));
+        let mut plain = Link::new(max_pdu, true);
+        let mut queued = Link::new(max_pdu, true);
+        let now = plain.now;
+        for link in [&mut plain, &mut queued] {
+            link.rq
+                .send_request(now, pc(5), store(), Some(data.clone()))
+                .expect("sent");
+        }
+        let mut expected = Vec::new();
+        while plain.rq.poll_transmit(now, &mut expected).is_some() {}
+
+        let mut queue = SendQueue::new();
+        let mut wire = Vec::new();
+        let mut referenced = 0;
+        let mut step = 1;
+        loop {
+            while queue.len() < 300_000 && queued.rq.poll_transmit_queue(now, &mut queue).is_some()
+            {
+            }
+            if queue.is_empty() {
+                break;
+            }
+            let mut slices = [std::io::IoSlice::new(&[]); 8];
+            let filled = queue.io_slices(&mut slices);
+            let data_range = data.as_ptr_range();
+            referenced += slices[..filled]
+                .iter()
+                .filter(|s| data_range.contains(&s.as_ptr()))
+                .count();
+            // Write sizes 1, 8, 64, ... wrapping: partial writes anywhere in a slice.
+            let mut n = 0;
+            for slice in &slices[..filled] {
+                let take = (step - n).min(slice.len());
+                wire.extend_from_slice(&slice[..take]);
+                n += take;
+                if n == step {
+                    break;
+                }
+            }
+            queue.advance(n);
+            step = if step > 200_000 { 1 } else { step * 8 + 3 };
+        }
+        assert_eq!(wire, expected, "max PDU {max_pdu}, {size} bytes");
+        if size >= 100_000 {
+            assert!(referenced > 0, "max PDU {max_pdu}: the data set was copied");
+        }
+        assert_eq!(queued.ac.handle_input(now, &wire), Ok(wire.len()));
+        let mut received = Vec::new();
+        while let Some(event) = queued.ac.poll_event() {
+            if let Event::StoreFragment { data: fragment, .. } = event {
+                received.extend_from_slice(&fragment);
+            }
+        }
+        assert_eq!(received, data, "max PDU {max_pdu}");
+    }
 }
 
 #[test]

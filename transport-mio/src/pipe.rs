@@ -1,11 +1,11 @@
 //! One non-blocking socket and the bytes in flight between it and an association.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes};
-use dicomwire::ul::{Association, ReadBuffers};
+use dicomwire::ul::{Association, ReadBuffers, SendQueue};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
@@ -13,8 +13,11 @@ use mio::{Interest, Registry, Token};
 /// socket stops being read (the bound on each association's outgoing queue).
 pub const MAX_QUEUED_OUTGOING: usize = 16;
 
-/// How many bytes of PDUs are gathered before one `write`.
-const WRITE_BATCH: usize = 64 * 1024;
+/// How many bytes of PDUs are gathered before one `write` (most of a large data set's
+/// bytes are referenced, not copied, so a batch of several PDUs costs little).
+const WRITE_BATCH: usize = 256 * 1024;
+/// The most slices one vectored write is given.
+const MAX_WRITE_SLICES: usize = 64;
 
 /// A socket, its registration, the input its association refused and the output not yet
 /// written.
@@ -27,9 +30,8 @@ pub(crate) struct Pipe {
     pub(crate) readable: bool,
     /// Bytes read that the association did not take yet (copied out of the read buffer).
     pending: Bytes,
-    /// Bytes taken from the association, sent up to `written`.
-    unsent: Vec<u8>,
-    written: usize,
+    /// Bytes taken from the association and not sent yet (data sets by reference).
+    unsent: SendQueue,
     /// The socket is finished with (end of stream, an error, or we closed it).
     pub(crate) closed: bool,
     /// The association's user holds input back (its events wait to be taken).
@@ -45,8 +47,7 @@ impl Pipe {
             interest: Some(interest),
             readable: true,
             pending: Bytes::new(),
-            unsent: Vec::new(),
-            written: 0,
+            unsent: SendQueue::new(),
             closed: false,
             held: false,
         }
@@ -55,7 +56,7 @@ impl Pipe {
     /// Whether every byte taken from the association went out (or there is nowhere left
     /// to send it).
     pub(crate) fn is_flushed(&self) -> bool {
-        self.closed || self.written == self.unsent.len()
+        self.closed || self.unsent.is_empty()
     }
 
     /// Whether the association may be given input: it wants it, its outgoing queue is
@@ -125,30 +126,27 @@ impl Pipe {
         let mut moved = false;
         loop {
             let now = Instant::now();
-            if self.written == self.unsent.len() {
-                self.unsent.clear();
-                self.written = 0;
-                while self.unsent.len() < WRITE_BATCH
-                    && assoc.poll_transmit(now, &mut self.unsent).is_some()
-                {
-                    moved = true;
-                }
-                if self.unsent.is_empty() {
-                    break;
-                }
+            while self.unsent.len() < WRITE_BATCH
+                && assoc.poll_transmit_queue(now, &mut self.unsent).is_some()
+            {
+                moved = true;
+            }
+            if self.unsent.is_empty() {
+                break;
             }
             if self.closed {
                 // Nowhere to send it: the association already heard the transport close.
                 self.unsent.clear();
-                self.written = 0;
                 continue;
             }
-            match self.stream.write(&self.unsent[self.written..]) {
+            let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+            let filled = self.unsent.io_slices(&mut slices);
+            match self.stream.write_vectored(&slices[..filled]) {
                 Ok(0) => {
                     self.lost(assoc, now);
                     moved = true;
                 }
-                Ok(n) => self.written += n,
+                Ok(n) => self.unsent.advance(n),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -158,7 +156,7 @@ impl Pipe {
                 }
             }
         }
-        if assoc.should_close_transport() && !self.closed && self.written == self.unsent.len() {
+        if assoc.should_close_transport() && !self.closed && self.unsent.is_empty() {
             let _ = self.stream.shutdown(Shutdown::Both);
             self.lost(assoc, Instant::now());
             moved = true;
@@ -172,7 +170,6 @@ impl Pipe {
         self.readable = false;
         self.pending = Bytes::new();
         self.unsent.clear();
-        self.written = 0;
         assoc.handle_transport_closed(now);
     }
 
@@ -184,7 +181,7 @@ impl Pipe {
         assoc: &Association,
     ) -> io::Result<()> {
         let read = self.may_take_input(assoc) && self.pending.is_empty();
-        let write = !self.closed && self.written < self.unsent.len();
+        let write = !self.closed && !self.unsent.is_empty();
         let wanted = match (read, write) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),

@@ -17,7 +17,7 @@ use dicomwire::service::scu::{
 };
 use dicomwire::ul::{
     Aborted, ApiMisuse, Association, AssociationConfig, AssociationRequest, ConfigError, Event,
-    Negotiated, Rejected, State,
+    Negotiated, Rejected, SendQueue, State,
 };
 
 /// How a [`Client`] connects and waits.
@@ -103,7 +103,7 @@ pub struct Client {
     stream: TcpStream,
     assoc: Association,
     reader: Reader,
-    out: Vec<u8>,
+    out: SendQueue,
     options: ClientOptions,
     peer: SocketAddr,
 }
@@ -148,7 +148,7 @@ impl Client {
             stream,
             assoc,
             reader: Reader::new(),
-            out: Vec::new(),
+            out: SendQueue::new(),
             options,
             peer,
         };

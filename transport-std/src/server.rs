@@ -6,7 +6,7 @@
 //! channel for input from either socket, for the next deadline, or for shutdown. The
 //! bounded channel keeps TCP backpressure: a reader blocks when the thread is behind.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use bytes::{Buf, Bytes};
 use dicomwire::service::{Admission, Handlers, Scp, ShutdownStep, SubAssociationId};
-use dicomwire::ul::{AcceptorPolicy, Association, AssociationConfig};
+use dicomwire::ul::{AcceptorPolicy, Association, AssociationConfig, ReadBuffers, SendQueue};
 
-use crate::wire::flush;
+use crate::wire::{READ_BUFFER, flush};
 
 /// How a [`Server`] serves.
 #[derive(Clone)]
@@ -191,7 +192,9 @@ enum Input {
 }
 
 enum Chunk {
-    Data(Vec<u8>),
+    /// Bytes read: a slice of the reader's buffer when large (C-STORE fragments are
+    /// sliced from it, not copied), a copy when small.
+    Data(Bytes),
     Closed,
 }
 
@@ -202,15 +205,15 @@ fn spawn_reader(
     wrap: impl Fn(Chunk) -> Input + Send + 'static,
 ) {
     let _ = thread::Builder::new().name("reader".into()).spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buffers = ReadBuffers::new(READ_BUFFER);
         loop {
-            match stream.read(&mut buf) {
+            match stream.read(buffers.read_space()) {
                 Ok(0) => {
                     let _ = tx.send(wrap(Chunk::Closed));
                     return;
                 }
                 Ok(n) => {
-                    if tx.send(wrap(Chunk::Data(buf[..n].to_vec()))).is_err() {
+                    if tx.send(wrap(Chunk::Data(buffers.take(n)))).is_err() {
                         return;
                     }
                 }
@@ -227,28 +230,36 @@ fn spawn_reader(
 /// A C-MOVE sub-association's socket and the bytes its association did not take yet.
 struct SubSocket {
     stream: TcpStream,
-    pending: Vec<u8>,
-    out: Vec<u8>,
+    pending: Pending,
+    out: SendQueue,
 }
+
+/// Chunks read and not yet taken by their association, in order.
+type Pending = VecDeque<Bytes>;
 
 /// Offers `pending` to `assoc`; keeps what it did not take (it wants events drained).
 /// Returns whether it took anything: then events may wait to be served at once.
 #[must_use]
-fn offer(assoc: &mut Association, pending: &mut Vec<u8>) -> bool {
-    if pending.is_empty() {
-        return false;
-    }
-    match assoc.handle_input(Instant::now(), pending) {
-        Ok(taken) => {
-            pending.drain(..taken);
-            taken > 0
+fn offer(assoc: &mut Association, pending: &mut Pending) -> bool {
+    let mut took = false;
+    while let Some(front) = pending.front_mut() {
+        match assoc.handle_input_shared(Instant::now(), front) {
+            Ok(taken) => {
+                took |= taken > 0;
+                front.advance(taken);
+                if !front.is_empty() {
+                    break;
+                }
+                pending.pop_front();
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "input discarded");
+                pending.clear();
+                return false;
+            }
         }
-        Err(e) => {
-            tracing::debug!(error = %e, "input discarded");
-            pending.clear();
-            false
-        }
     }
+    took
 }
 
 fn serve_association(
@@ -265,8 +276,8 @@ fn serve_association(
     let now = Instant::now();
     let mut assoc = Association::acceptor(now, options.config.clone(), Arc::clone(&options.policy));
     let mut scp = Scp::new(Arc::clone(&options.handlers));
-    let mut out = Vec::new();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut out = SendQueue::new();
+    let mut pending = Pending::new();
     let mut subs: HashMap<SubAssociationId, SubSocket> = HashMap::new();
     let mut shutdown_since: Option<Instant> = None;
 
@@ -308,8 +319,8 @@ fn serve_association(
                             id,
                             SubSocket {
                                 stream: sub_stream,
-                                pending: Vec::new(),
-                                out: Vec::new(),
+                                pending: Pending::new(),
+                                out: SendQueue::new(),
                             },
                         );
                         scp.sub_connected(request.id, Instant::now());
@@ -389,14 +400,14 @@ fn serve_association(
             })
             .min(Duration::from_millis(250));
         match rx.recv_timeout(wait) {
-            Ok(Input::Main(Chunk::Data(bytes))) => pending.extend_from_slice(&bytes),
+            Ok(Input::Main(Chunk::Data(bytes))) => pending.push_back(bytes),
             Ok(Input::Main(Chunk::Closed)) => assoc.handle_transport_closed(Instant::now()),
             Ok(Input::Sub(id, chunk)) => {
                 if let (Some(socket), Some(sub_assoc)) =
                     (subs.get_mut(&id), scp.sub_association(id))
                 {
                     match chunk {
-                        Chunk::Data(bytes) => socket.pending.extend_from_slice(&bytes),
+                        Chunk::Data(bytes) => socket.pending.push_back(bytes),
                         Chunk::Closed => sub_assoc.handle_transport_closed(Instant::now()),
                     }
                 }

@@ -1,37 +1,54 @@
 //! Moving bytes between a blocking `TcpStream` and an association.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use dicomwire::ul::{Association, ReadBuffers};
+use dicomwire::ul::{Association, ReadBuffers, SendQueue};
 
 /// How many bytes of PDUs are gathered before one `write`.
 const WRITE_BATCH: usize = 256 * 1024;
+/// The most slices one vectored write is given.
+const MAX_WRITE_SLICES: usize = 64;
 
 /// Size of a read buffer: above common max PDU lengths, so that most PDUs arrive whole
 /// and decode in place; a PDU cut at the end of a read is copied into the association's
 /// buffer (with 64 KiB, every byte of a 128 KiB PDU was). Reads of a quarter of it or
 /// more are lent to the association ([`ReadBuffers`]): C-STORE fragments in them reach
 /// the user without a copy.
-const READ_BUFFER: usize = 1024 * 1024;
+pub(crate) const READ_BUFFER: usize = 1024 * 1024;
 
-/// Sends everything the association has queued, gathering PDUs into few writes, and
-/// shuts the socket down once the association asked to close it and nothing is left.
+/// Sends everything the association has queued, gathering PDUs into few vectored writes
+/// (large data sets are written from the user's memory, not copied first), and shuts the
+/// socket down once the association asked to close it and nothing is left.
 pub(crate) fn flush(
     stream: &mut TcpStream,
     assoc: &mut Association,
-    out: &mut Vec<u8>,
+    out: &mut SendQueue,
 ) -> io::Result<()> {
     loop {
-        out.clear();
         let now = Instant::now();
-        while out.len() < WRITE_BATCH && assoc.poll_transmit(now, out).is_some() {}
+        while out.len() < WRITE_BATCH && assoc.poll_transmit_queue(now, out).is_some() {}
         if out.is_empty() {
             break;
         }
-        stream.write_all(out)?;
+        while !out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+            let filled = out.io_slices(&mut slices);
+            match stream.write_vectored(&slices[..filled]) {
+                Ok(0) => {
+                    out.clear();
+                    return Err(ErrorKind::WriteZero.into());
+                }
+                Ok(n) => out.advance(n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    out.clear();
+                    return Err(e);
+                }
+            }
+        }
     }
     if assoc.should_close_transport() {
         let _ = stream.shutdown(Shutdown::Both);

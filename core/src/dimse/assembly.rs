@@ -7,6 +7,7 @@ use super::command::CommandSet;
 use super::message::{Message, MessageId};
 use super::{DataSet, DimseConfig, DimseViolation, IncomingMessage};
 use crate::pdu::{self, MessageControlHeader, PDV_HEADER_LEN, Pdv, PresentationContextId, Uid};
+use crate::ul::PduOut;
 
 /// What reassembly produced from one PDV.
 #[derive(Debug)]
@@ -311,69 +312,78 @@ impl OutgoingMessage {
                 .is_none_or(|_| self.data_pdv_sent && self.remaining() == 0)
     }
 
-    /// Appends one P-DATA-TF of at most `max_pdu_length` (its PDU-length field) to `out`.
+    /// Appends one P-DATA-TF of at most `max_pdu_length` (its PDU-length field) to `out`;
+    /// returns its length, header included.
     ///
     /// The command and the data set never share a PDV; the last command PDV and the first
-    /// data PDV may share the PDU, so a small message is one write.
-    pub(crate) fn write_pdu(&mut self, out: &mut Vec<u8>, max_pdu_length: u32) -> usize {
+    /// data PDV may share the PDU, so a small message is one write. Data set bytes go to
+    /// `out` by reference where it takes them so ([`PduOut::put_shared`]).
+    pub(crate) fn write_pdu<O: PduOut>(&mut self, out: &mut O, max_pdu_length: u32) -> usize {
         let max_body = max_pdu_length as usize;
-        let start = out.len();
-        out.extend_from_slice(&[0; pdu::PDU_HEADER_LEN]);
+        // What goes in this PDU: a piece of the command, then a piece of the data set.
         let mut body = 0;
-        if !self.command_done() {
+        let command = (!self.command_done()).then(|| {
             let room = max_body - PDV_HEADER_LEN;
             let take = room.min(self.command.len() - self.command_sent);
-            let end = self.command_sent + take;
-            let last = end == self.command.len();
-            let header = if last {
+            body += PDV_HEADER_LEN + take;
+            self.command_sent..self.command_sent + take
+        });
+        let command_done = command.as_ref().is_none_or(|c| c.end == self.command.len());
+        let data = match &self.data {
+            Some(data) if command_done => {
+                let room = max_body.saturating_sub(body);
+                let left = data.len() - self.data_sent;
+                // A data PDV needs its header and at least one byte, or be the empty last one.
+                (room > PDV_HEADER_LEN || (room == PDV_HEADER_LEN && left == 0)).then(|| {
+                    let take = (room - PDV_HEADER_LEN).min(left);
+                    body += PDV_HEADER_LEN + take;
+                    self.data_sent..self.data_sent + take
+                })
+            }
+            _ => None,
+        };
+        let len = u32::try_from(body).unwrap_or(u32::MAX);
+        let mut header = [0; pdu::PDU_HEADER_LEN];
+        header[0] = pdu::PduType::PData.code();
+        header[2..].copy_from_slice(&len.to_be_bytes());
+        out.put(&header);
+        if let Some(range) = command {
+            let last = range.end == self.command.len();
+            let flags = if last {
                 MessageControlHeader::COMMAND | MessageControlHeader::LAST
             } else {
                 MessageControlHeader::COMMAND
             };
-            body += write_pdv(
-                out,
-                self.context_id,
-                header,
-                &self.command[self.command_sent..end],
-            );
-            self.command_sent = end;
+            out.put(&pdv_header(self.context_id, flags, range.len()));
+            out.put(&self.command[range.clone()]);
+            self.command_sent = range.end;
         }
-        if self.command_done() {
-            if let Some(data) = &self.data {
-                let room = max_body.saturating_sub(body);
-                let left = data.len() - self.data_sent;
-                // A data PDV needs its header and at least one byte, or be the empty last one.
-                if room > PDV_HEADER_LEN || (room == PDV_HEADER_LEN && left == 0) {
-                    let take = (room - PDV_HEADER_LEN).min(left);
-                    let end = self.data_sent + take;
-                    let header = if end == data.len() {
-                        MessageControlHeader::LAST
-                    } else {
-                        MessageControlHeader::empty()
-                    };
-                    body += write_pdv(out, self.context_id, header, &data[self.data_sent..end]);
-                    self.data_sent = end;
-                    self.data_pdv_sent = true;
-                }
-            }
+        if let (Some(range), Some(data)) = (data, &self.data) {
+            let flags = if range.end == data.len() {
+                MessageControlHeader::LAST
+            } else {
+                MessageControlHeader::empty()
+            };
+            out.put(&pdv_header(self.context_id, flags, range.len()));
+            self.data_sent = range.end;
+            out.put_shared(data, range);
+            self.data_pdv_sent = true;
         }
-        let len = u32::try_from(body).unwrap_or(u32::MAX);
-        out[start] = pdu::PduType::PData.code();
-        out[start + 2..start + 6].copy_from_slice(&len.to_be_bytes());
-        out.len() - start
+        pdu::PDU_HEADER_LEN + body
     }
 }
 
-fn write_pdv(
-    out: &mut Vec<u8>,
+/// A PDV item's header: item length (the data and the control header's 2 bytes), context
+/// ID, message control header.
+fn pdv_header(
     ctx: PresentationContextId,
     header: MessageControlHeader,
-    data: &[u8],
-) -> usize {
-    let item_len = u32::try_from(data.len() + 2).unwrap_or(u32::MAX);
-    out.extend_from_slice(&item_len.to_be_bytes());
-    out.push(ctx.get());
-    out.push(header.bits());
-    out.extend_from_slice(data);
-    PDV_HEADER_LEN + data.len()
+    data_len: usize,
+) -> [u8; PDV_HEADER_LEN] {
+    let item_len = u32::try_from(data_len + 2).unwrap_or(u32::MAX);
+    let mut out = [0; PDV_HEADER_LEN];
+    out[..4].copy_from_slice(&item_len.to_be_bytes());
+    out[4] = ctx.get();
+    out[5] = header.bits();
+    out
 }

@@ -13,6 +13,7 @@ use super::negotiation::{
     RejectReason, Role, apply_accept_options, negotiate_as_acceptor, negotiate_as_requestor,
     provider_check,
 };
+use super::{PduOut, SendQueue};
 use bytes::Bytes;
 
 use crate::dimse::Operations;
@@ -648,14 +649,25 @@ impl Association {
     // Outputs
 
     /// Appends the next PDU to send to `out`, one PDU per call.
-    pub fn poll_transmit(&mut self, _now: Instant, out: &mut Vec<u8>) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Transmit> {
+        self.transmit_into(now, out)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) into a [`SendQueue`]: the next PDU is
+    /// appended to `queue`, the fragments of large data sets by reference (no copy), for
+    /// the transport to send with one vectored write.
+    pub fn poll_transmit_queue(&mut self, now: Instant, queue: &mut SendQueue) -> Option<Transmit> {
+        self.transmit_into(now, queue)
+    }
+
+    fn transmit_into<O: PduOut>(&mut self, _now: Instant, out: &mut O) -> Option<Transmit> {
         match self.outq.front_mut()? {
             Outgoing::Pdu(_) => {
                 let Some(Outgoing::Pdu(pdu)) = self.outq.pop_front() else {
                     return None;
                 };
                 let pdu_type = PduType::from_code(pdu[0]).unwrap_or(PduType::Abort);
-                out.extend_from_slice(&pdu);
+                out.put(&pdu);
                 tracing::debug!(state = %self.state, pdu = pdu_type.name(), len = pdu.len(), "PDU sent");
                 Some(Transmit {
                     pdu_type,

@@ -11,7 +11,10 @@ pub mod fsm;
 pub use fsm::State;
 mod negotiation;
 mod read_buffers;
+mod send_queue;
 pub use read_buffers::ReadBuffers;
+pub(crate) use send_queue::PduOut;
+pub use send_queue::SendQueue;
 
 pub use association::{
     Aborted, ApiMisuse, AppliedTransition, Association, Event, IncomingAssociation,

@@ -109,6 +109,31 @@ impl ReadBuffers {
         })
     }
 
+    /// The first `n` bytes of [`read_space`](Self::read_space) (just read into it) as
+    /// [`Bytes`] to be offered later with [`Association::handle_input_shared`], perhaps on
+    /// another thread: the buffer itself when `n` reaches the threshold, a copy otherwise.
+    pub fn take(&mut self, n: usize) -> Bytes {
+        let n = n.min(self.len);
+        if n < self.lend_threshold {
+            return Bytes::copy_from_slice(&self.read_space()[..n]);
+        }
+        let whole = self.lend();
+        whole.slice(..n)
+    }
+
+    /// The current buffer, frozen and remembered for reuse.
+    fn lend(&mut self) -> Bytes {
+        let whole = match self.current.take() {
+            Some(buffer) => buffer.freeze(),
+            None => BytesMut::zeroed(self.len).freeze(),
+        };
+        if self.pool.len() >= Self::MAX_POOLED {
+            self.pool.remove(0);
+        }
+        self.pool.push(whole.clone());
+        whole
+    }
+
     /// Offers the first `n` bytes of [`read_space`](Self::read_space) (just read into it)
     /// to `assoc`, lending the buffer when `n` reaches the threshold. Returns how many
     /// bytes the association took (as [`Association::handle_input`] does) and the bytes
@@ -130,15 +155,7 @@ impl ReadBuffers {
             };
             return (taken, rest);
         }
-        let whole = match self.current.take() {
-            Some(buffer) => buffer.freeze(),
-            None => BytesMut::zeroed(self.len).freeze(),
-        };
-        let input = whole.slice(..n);
-        if self.pool.len() >= Self::MAX_POOLED {
-            self.pool.remove(0);
-        }
-        self.pool.push(whole);
+        let input = self.lend().slice(..n);
         let taken = assoc.handle_input_shared(now, &input);
         let rest = match &taken {
             // Refused bytes are copied out: a pending remainder must not pin the buffer.
