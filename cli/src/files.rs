@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-use dicom_core::header::Header;
+use dicom_core::header::{HasLength, Header};
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{StandardDataDictionary, tags};
 use dicom_object::InMemDicomObject;
 use dicomwire::dimse::DataSet;
@@ -589,8 +589,10 @@ pub fn stored_instance(loaded: LoadedObject) -> Result<StoredInstance, String> {
             (ts, data)
         }
     };
+    let mut object = loaded.object;
+    drop_bulk_values(&mut object);
     Ok(StoredInstance {
-        object: loaded.object,
+        object,
         instance: Instance {
             sop_class_uid,
             sop_instance_uid,
@@ -598,6 +600,29 @@ pub fn stored_instance(loaded: LoadedObject) -> Result<StoredInstance, String> {
             data,
         },
     })
+}
+
+/// Binary values longer than this are dropped from the object kept for matching.
+const BULK_VALUE: u32 = 4096;
+
+/// Drops the long binary values (OB, OW, OF, OD, OL, OV, UN: pixel data, padding, private
+/// blobs) from the top level of an object kept only to match queries against: no Hanging
+/// Protocol key is binary, and the instance's encoded bytes, which C-GET and C-MOVE send,
+/// hold them anyway. Without this a served collection took twice its size in memory.
+fn drop_bulk_values(object: &mut InMemDicomObject) {
+    let bulky: Vec<Tag> = object
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.vr(),
+                VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV | VR::UN
+            ) && e.length().get().is_some_and(|len| len > BULK_VALUE)
+        })
+        .map(|e| e.tag())
+        .collect();
+    for tag in bulky {
+        object.remove_element(tag);
+    }
 }
 
 /// Notices changes to the files under a directory without a restart: it remembers each
@@ -1010,7 +1035,7 @@ mod tests {
     }
 
     #[test]
-    fn hanging_protocols_are_kept_as_stored_or_reencoded() {
+    fn hanging_protocols_are_kept_as_stored_or_reencoded_without_bulk_copies() {
         let mut object = patient();
         object.put(DataElement::new(
             tags::SOP_CLASS_UID,
@@ -1022,9 +1047,24 @@ mod tests {
             VR::UI,
             PrimitiveValue::from("1.2.3.4"),
         ));
+        // A private blob past BULK_VALUE and a short binary value.
+        object.put(DataElement::new(
+            Tag(0x0009, 0x1010),
+            VR::OB,
+            PrimitiveValue::from(vec![0x5a_u8; 10_000]),
+        ));
+        object.put(DataElement::new(
+            Tag(0x0009, 0x1011),
+            VR::OB,
+            PrimitiveValue::from(vec![1_u8, 2]),
+        ));
         let raw = encoded(&object, &uids::IMPLICIT_VR_LITTLE_ENDIAN);
         let loaded = load_bytes(&raw).unwrap();
         let stored = stored_instance(loaded.clone()).unwrap();
+        // Matching keeps no copy of the blob; the instance sent still has it.
+        assert!(stored.object.element(Tag(0x0009, 0x1010)).is_err());
+        assert!(stored.object.element(Tag(0x0009, 0x1011)).is_ok());
+        assert!(stored.object.element(tags::SOP_INSTANCE_UID).is_ok());
         assert_eq!(
             stored.instance.transfer_syntax,
             uids::IMPLICIT_VR_LITTLE_ENDIAN
