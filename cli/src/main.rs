@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand, ValueEnum};
 use dicom_object::InMemDicomObject;
 use dicomwire::dimse::{Service, Status};
-use dicomwire::pdu::{AeTitle, Uid};
+use dicomwire::pdu::{AeTitle, AsyncOperationsWindow, Uid};
 use dicomwire::service::scu::{FindProgress, RetrieveProgress, ScuService, association_request};
 use dicomwire::service::{
     Destination, Handlers, InMemoryHangingProtocols, InMemoryWorklist, StaticDestinations,
@@ -467,6 +467,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             Vec::new()
         },
         abstract_syntaxes: syntaxes,
+        // Requests are performed one at a time; our C-GET sub-operations may be several
+        // under way when the requestor allows it.
+        async_operations_window: Some(AsyncOperationsWindow {
+            max_operations_invoked: 1,
+            max_operations_performed: dicomwire::service::SUB_OPERATIONS_WINDOW,
+        }),
         ..AcceptorPolicy::default()
     };
     let mut config = AssociationConfig {

@@ -48,7 +48,9 @@ use dicom_object::mem::InMemElement;
 use dicomwire::dimse::{
     DataSet, IncomingMessage, Message, MessageId, Status, StatusDetail, SubOperations,
 };
-use dicomwire::pdu::{AeTitle, MessageControlHeader, PData, Pdv, PresentationContextId, Uid};
+use dicomwire::pdu::{
+    AeTitle, AsyncOperationsWindow, MessageControlHeader, PData, Pdv, PresentationContextId, Uid,
+};
 use dicomwire::service::scu::{
     self, EchoScu, FindProgress, FindScu, RetrieveProgress, RetrieveScu, ScuService,
 };
@@ -231,6 +233,15 @@ impl Host {
         host
     }
 
+    /// This host granting our sub-associations `invoked` C-STOREs under way at once.
+    pub fn with_window(mut self, invoked: u16) -> Self {
+        self.policy.async_operations_window = Some(AsyncOperationsWindow {
+            max_operations_invoked: invoked,
+            max_operations_performed: 1,
+        });
+        self
+    }
+
     /// This host with its store replaced.
     pub fn with_store(mut self, store: RecordingStore) -> Self {
         self.store = Arc::new(store);
@@ -256,6 +267,8 @@ pub struct Setup {
     pub config: AssociationConfig,
     /// Contexts the requestor proposes besides those of `services`.
     pub extra_contexts: Vec<ProposedContext>,
+    /// The asynchronous operations window the acceptor can handle (none: 1 and 1).
+    pub window: Option<AsyncOperationsWindow>,
 }
 
 impl Setup {
@@ -275,7 +288,18 @@ impl Setup {
             hosts: Vec::new(),
             config: AssociationConfig::default(),
             extra_contexts: Vec::new(),
+            window: None,
         }
+    }
+
+    /// With an acceptor that grants the requestor `invoked` operations under way and
+    /// lets it perform `performed` of the SCP's at once (0: unlimited).
+    pub fn with_window(mut self, invoked: u16, performed: u16) -> Self {
+        self.window = Some(AsyncOperationsWindow {
+            max_operations_invoked: invoked,
+            max_operations_performed: performed,
+        });
+        self
     }
 
     /// Proposing only `services`.
@@ -335,6 +359,7 @@ impl Setup {
         AcceptorPolicy {
             called_ae_titles: vec![ae(SCP_AE)],
             abstract_syntaxes: syntaxes,
+            async_operations_window: self.window,
             ..AcceptorPolicy::default()
         }
     }
@@ -352,6 +377,9 @@ pub struct Stats {
     pub max_pipe_bytes: usize,
     /// How many rounds ran.
     pub rounds: u64,
+    /// The most requests the SCP had under way at once on the association or a C-MOVE
+    /// sub-association (its C-STORE sub-operations).
+    pub max_scp_requests_outstanding: usize,
 }
 
 struct SubLink {
@@ -678,6 +706,14 @@ impl Harness {
             .stats
             .max_acceptor_queued
             .max(self.acceptor.queued_messages());
+        let mut outstanding = self.acceptor.outstanding_requests();
+        for id in self.scp.sub_association_ids() {
+            if let Some(sub) = self.scp.sub_association(id) {
+                outstanding = outstanding.max(sub.outstanding_requests());
+            }
+        }
+        self.stats.max_scp_requests_outstanding =
+            self.stats.max_scp_requests_outstanding.max(outstanding);
     }
 
     fn connect_subs(&mut self) -> bool {

@@ -23,8 +23,8 @@ use dicomwire::service::scu::{FindProgress, FindScu, ScuService};
 use dicomwire::service::{
     FindHandler, FindItem, FindRequest, FindResults, HandlerError, Handlers,
     InMemoryHangingProtocols, InMemoryWorklist, Reply, RetrieveHandler, RetrieveItem,
-    RetrieveRequest, RetrieveSet, StaticDestinations, StoreHandler, StoreRequest, StoreSink,
-    StoreStart, StoredInstance, dataset, uids,
+    RetrieveRequest, RetrieveSet, SUB_OPERATIONS_IN_FLIGHT, StaticDestinations, StoreHandler,
+    StoreRequest, StoreSink, StoreStart, StoredInstance, dataset, uids,
 };
 use dicomwire::ul::Event;
 use dicomwire_tests::services::{
@@ -943,6 +943,94 @@ fn get_in_streaming_mode_hands_each_instance_to_a_sink_or_whole_to_store() {
     }
 }
 
+/// The C-GET SCP keeps as many C-STORE sub-operations under way as the asynchronous
+/// operations window lets it invoke (our SCU proposes SUB_OPERATIONS_WINDOW), never more
+/// than SUB_OPERATIONS_IN_FLIGHT; without a window, one at a time. Whatever the window, every
+/// instance arrives in order and the counts add up.
+#[test]
+fn get_keeps_as_many_sub_operations_under_way_as_the_window_allows() {
+    // The SCP also stops producing while a few messages wait unsent (backpressure), so
+    // with a wide window the harness sees between 2 and the cap.
+    let windows: [(Option<u16>, std::ops::RangeInclusive<usize>); 5] = [
+        (None, 1..=1),
+        (Some(1), 1..=1),
+        (Some(3), 3..=3),
+        (Some(0), 2..=SUB_OPERATIONS_IN_FLIGHT),
+        (Some(20), 2..=SUB_OPERATIONS_IN_FLIGHT),
+    ];
+    for (performed, expected) in windows {
+        for delivery in [Delivery::Whole, Delivery::Bytewise] {
+            let mut h = get_harness(12, |s| {
+                let s = s.with_delivery(delivery);
+                match performed {
+                    Some(n) => s.with_window(1, n),
+                    None => s,
+                }
+            });
+            let at = format!("window {performed:?}, {delivery:?}");
+            let store = Arc::new(RecordingStore::new());
+            let all: Vec<usize> = (1..=12).collect();
+            let run = h.get(&retrieve_query(&uid_list(&all)), store.clone());
+            assert_eq!(run.status(), Status::SUCCESS, "{at}");
+            assert_eq!(run.counts(), counts(None, 12, 0, 0), "{at}");
+            assert_eq!(store.uids(), uid_list(&all), "{at}");
+            assert!(
+                expected.contains(&h.stats.max_scp_requests_outstanding),
+                "{at}: {} C-STOREs under way at once",
+                h.stats.max_scp_requests_outstanding
+            );
+            let remaining: Vec<_> = run.pendings.iter().filter_map(|p| p.remaining).collect();
+            assert!(
+                remaining.windows(2).all(|w| w[0] > w[1]),
+                "{at}: {remaining:?}"
+            );
+            assert_usable(&mut h);
+        }
+    }
+}
+
+/// Sub-operations under way when a C-GET is cancelled finish (and count); none is
+/// started after, and the counts add up to the total.
+#[test]
+fn cancel_mid_get_with_sub_operations_under_way_lets_them_finish() {
+    let mut h = get_harness(10, |s| s.with_window(1, 4));
+    let store = Arc::new(RecordingStore::new());
+    let all: Vec<usize> = (1..=10).collect();
+    let run = h.get_with(&retrieve_query(&uid_list(&all)), store.clone(), Some(2));
+    assert!(run.cancelled);
+    assert_eq!(run.status(), Status::CANCEL);
+    let (remaining, completed, failed, warning) = run.counts();
+    let completed = completed.unwrap();
+    assert!((2..10).contains(&completed), "{completed}");
+    assert_eq!((failed, warning), (Some(0), Some(0)));
+    assert_eq!(remaining, Some(10 - completed));
+    assert_eq!(
+        store.uids(),
+        uid_list(&all[..usize::from(completed)]),
+        "what was stored is what was counted"
+    );
+    assert!(h.stats.max_scp_requests_outstanding > 1);
+    assert_usable(&mut h);
+}
+
+/// Failed, refused and warned sub-operations are counted the same with several under way.
+#[test]
+fn get_sub_operation_accounting_with_a_window_and_mixed_outcomes() {
+    let mut h = get_harness(6, |s| s.with_window(1, 4));
+    let store = Arc::new(
+        RecordingStore::new()
+            .answering(&hp_uid(2), 0xB007)
+            .answering(&hp_uid(4), 0xA700),
+    );
+    let all: Vec<usize> = (1..=6).collect();
+    let run = h.get(&retrieve_query(&uid_list(&all)), store);
+    assert_eq!(run.status(), Status::SUB_OPERATIONS_COMPLETE_WITH_FAILURES);
+    assert_eq!(run.counts(), counts(None, 4, 1, 1));
+    assert_eq!(run.final_response().failed_sop_instance_uids, [hp_uid(4)]);
+    assert!(h.stats.max_scp_requests_outstanding > 1);
+    assert_usable(&mut h);
+}
+
 #[test]
 fn get_without_the_storage_role_fails_every_sub_operation_with_a702() {
     let mut h = get_harness(3, Setup::without_storage_scp_role);
@@ -1518,6 +1606,36 @@ fn move_to_a_known_destination_stores_there_with_the_move_originator() {
         assert_eq!(log[0], "AssociationRequested(SCP -> STORE1)");
         assert!(log.contains(&"ReleaseRequested".to_owned()), "{log:?}");
         assert_eq!(log.last().map(String::as_str), Some("Closed"), "{log:?}");
+        assert_eq!(h.open_sub_links(), 0);
+        assert_usable(&mut h);
+    }
+}
+
+/// C-MOVE sub-operations go several at a time to a destination whose window allows it
+/// (our sub-association proposes SUB_OPERATIONS_WINDOW), in order, all counted.
+#[test]
+fn move_keeps_sub_operations_under_way_as_the_destination_allows() {
+    for (invoked, expected) in [(1, 1), (4, 4), (0, SUB_OPERATIONS_IN_FLIGHT)] {
+        // (A sub-association's stores are not held back by the main queue's bound.)
+        let setup = Setup::new(hp_handlers(hp_instances(12))).with_host(
+            destination("store1.test", 104),
+            Host::storage("STORE1").with_window(invoked),
+        );
+        let mut h = Harness::new(setup);
+        let all: Vec<usize> = (1..=12).collect();
+        let run = h.move_to(&retrieve_query(&uid_list(&all)), "STORE1");
+        assert_eq!(run.status(), Status::SUCCESS, "{}", run.comment());
+        assert_eq!(run.counts(), counts(None, 12, 0, 0));
+        let uids: Vec<_> = h
+            .host_received("STORE1")
+            .iter()
+            .map(|s| s.sop_instance_uid.clone())
+            .collect();
+        assert_eq!(uids, uid_list(&all));
+        assert_eq!(
+            h.stats.max_scp_requests_outstanding, expected,
+            "destination window {invoked}"
+        );
         assert_eq!(h.open_sub_links(), 0);
         assert_usable(&mut h);
     }

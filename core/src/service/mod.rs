@@ -27,7 +27,10 @@ pub use provider::{
     MoveDestinations, Reply, RetrieveHandler, RetrieveItem, RetrieveRequest, RetrieveSet,
     StoreHandler, StoreRequest, StoreSink, StoreStart,
 };
-pub use scp::{Admission, ConnectRequest, Handlers, Scp, ShutdownStep, SubAssociationId};
+pub use scp::{
+    Admission, ConnectRequest, Handlers, SUB_OPERATIONS_IN_FLIGHT, SUB_OPERATIONS_WINDOW, Scp,
+    ShutdownStep, SubAssociationId,
+};
 
 pub use matching::{MatchOptions, match_identifier, matches_value};
 pub use model::{

@@ -34,7 +34,7 @@ use crate::dimse::{
     self, CFindRsp, CStoreRq, IncomingMessage, Message, MessageId, Priority, RetrieveRsp, Service,
     Status, StatusDetail, SubOperations,
 };
-use crate::pdu::{AeTitle, PresentationContextId, Uid};
+use crate::pdu::{AeTitle, AsyncOperationsWindow, PresentationContextId, Uid};
 use crate::ul::{
     AcceptOptions, Association, AssociationConfig, AssociationRequest, Event, Negotiated,
     ProposedContext, RejectReason, State,
@@ -112,6 +112,13 @@ pub struct ConnectRequest {
     pub destination: Destination,
 }
 
+/// The most C-STORE sub-operations of one C-GET or C-MOVE under way at once, when the
+/// asynchronous operations window allows more than one: the SCP sends the next instances
+/// while the first are being stored, instead of waiting a round trip after each.
+pub const SUB_OPERATIONS_IN_FLIGHT: usize = 8;
+/// [`SUB_OPERATIONS_IN_FLIGHT`] as proposed in an asynchronous operations window.
+pub const SUB_OPERATIONS_WINDOW: u16 = 8;
+
 /// How many DIMSE messages may wait in the association's queue before `poll` stops
 /// producing responses (backpressure: the next ones are made after the transport sends).
 const MAX_QUEUED_MESSAGES: usize = 4;
@@ -164,8 +171,10 @@ struct RetrieveJob {
     failed: u16,
     warning: u16,
     failed_uids: Vec<String>,
-    /// The C-STORE-RSP we wait for: its request's message ID and the instance UID.
-    awaiting: Option<(MessageId, String)>,
+    /// The C-STORE sub-operations sent and not answered yet, in order: each request's
+    /// message ID and its instance UID. As many as the asynchronous operations window
+    /// of the association they go on lets us invoke, up to [`SUB_OPERATIONS_IN_FLIGHT`].
+    awaiting: VecDeque<(MessageId, String)>,
     /// C-MOVE only.
     sub: Option<Sub>,
     originator: Option<(String, MessageId)>,
@@ -531,10 +540,8 @@ impl Scp {
             Message::CStoreRsp(rsp) => {
                 let id = rsp.message_id_being_responded_to;
                 if let Some(Job::Retrieve(job)) = self.jobs.front_mut() {
-                    if job.kind == RetrieveKind::Get
-                        && job.awaiting.as_ref().is_some_and(|(a, _)| *a == id)
-                    {
-                        Self::store_finished(assoc, now, job, rsp.status);
+                    if job.kind == RetrieveKind::Get {
+                        Self::store_finished(assoc, now, job, id, rsp.status);
                     }
                 }
             }
@@ -825,7 +832,7 @@ impl Scp {
             failed: 0,
             warning: 0,
             failed_uids: Vec::new(),
-            awaiting: None,
+            awaiting: VecDeque::new(),
             sub: None,
             originator: None,
         };
@@ -836,11 +843,16 @@ impl Scp {
                 |n| n.called_ae_title,
             );
             let called = AeTitle::new(&ae).unwrap_or(local);
-            let request =
+            let mut request =
                 AssociationRequest::new(local, called).with_context(ProposedContext::new(
                     uids::HANGING_PROTOCOL_STORAGE,
                     uids::uncompressed_transfer_syntaxes(),
                 ));
+            // We may keep several C-STOREs under way if the destination agrees.
+            request.async_operations_window = Some(AsyncOperationsWindow {
+                max_operations_invoked: SUB_OPERATIONS_WINDOW,
+                max_operations_performed: 1,
+            });
             match Association::requestor(now, self.handlers.sub_association_config.clone(), request)
             {
                 Ok(association) => {
@@ -1136,7 +1148,7 @@ impl Scp {
         job: &mut RetrieveJob,
         cancelled: bool,
     ) -> Step {
-        if job.awaiting.is_some() {
+        if job.awaiting.len() >= Self::sub_operations_window(assoc, job) {
             return Step::Wait;
         }
         if let Some(sub) = &job.sub {
@@ -1146,6 +1158,9 @@ impl Scp {
                 SubState::Failed(why) => {
                     tracing::warn!(%why, "C-MOVE sub-association failed; remaining sub-operations fail");
                     let why = why.clone();
+                    for (_, uid) in std::mem::take(&mut job.awaiting) {
+                        job.fail_one(Some(uid));
+                    }
                     // Every sub-operation not done fails (PS3.4 C.4.2.3.1: A702 if all did).
                     while job.remaining() > 0 {
                         job.failed += 1;
@@ -1159,6 +1174,10 @@ impl Scp {
                     return Step::Finished;
                 }
             }
+        }
+        if cancelled && !job.awaiting.is_empty() {
+            // The sub-operations under way finish first; none is started.
+            return Step::Wait;
         }
         if cancelled {
             tracing::info!(id = job.message_id, "retrieve cancelled");
@@ -1174,6 +1193,10 @@ impl Scp {
         if job.remaining() == 0 {
             Self::finish_retrieve(assoc, now, job, None, StatusDetail::default());
             return Step::Finished;
+        }
+        if usize::from(job.remaining()) <= job.awaiting.len() {
+            // Every sub-operation is under way.
+            return Step::Wait;
         }
         let item = match catch_unwind(AssertUnwindSafe(|| job.items.next())) {
             Ok(item) => item,
@@ -1225,11 +1248,7 @@ impl Scp {
             }
             Some(RetrieveItem::Instance(instance)) => {
                 Self::start_store(assoc, now, job, instance);
-                if job.awaiting.is_some() {
-                    Step::Wait
-                } else {
-                    Step::Continue
-                }
+                Step::Continue
             }
         }
     }
@@ -1282,7 +1301,7 @@ impl Scp {
             move_originator_message_id: originator_id,
         });
         match target.send_request(now, ctx, rq, Some(data)) {
-            Ok(id) => job.awaiting = Some((id, instance.sop_instance_uid)),
+            Ok(id) => job.awaiting.push_back((id, instance.sop_instance_uid)),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot send C-STORE sub-operation");
                 job.fail_one(Some(instance.sop_instance_uid));
@@ -1291,13 +1310,31 @@ impl Scp {
         }
     }
 
+    /// How many C-STORE sub-operations of `job` may be under way at once: what the
+    /// asynchronous operations window of the association they go on lets us invoke (0
+    /// there is unlimited), at most [`SUB_OPERATIONS_IN_FLIGHT`]. Without a window
+    /// negotiated, one.
+    fn sub_operations_window(assoc: &Association, job: &RetrieveJob) -> usize {
+        let target = job.sub.as_ref().map_or(assoc, |s| &s.association);
+        match target.negotiated().map(|n| n.max_invoked_by_us()) {
+            Some(0) => SUB_OPERATIONS_IN_FLIGHT,
+            Some(n) => usize::from(n).min(SUB_OPERATIONS_IN_FLIGHT),
+            None => 1,
+        }
+    }
+
+    /// The C-STORE-RSP to sub-operation `id` arrived (one not under way is ignored).
     fn store_finished(
         assoc: &mut Association,
         now: Instant,
         job: &mut RetrieveJob,
+        id: MessageId,
         status: Status,
     ) {
-        let Some((_, uid)) = job.awaiting.take() else {
+        let Some(at) = job.awaiting.iter().position(|(a, _)| *a == id) else {
+            return;
+        };
+        let Some((_, uid)) = job.awaiting.remove(at) else {
             return;
         };
         if status.is_success() {
@@ -1449,7 +1486,7 @@ impl Scp {
         id: SubAssociationId,
         now: Instant,
     ) -> bool {
-        let mut store_result: Option<Status> = None;
+        let mut store_results: Vec<(MessageId, Status)> = Vec::new();
         let mut alive = true;
         if let Some(sub) = self.sub_mut(id) {
             while let Some(event) = sub.association.poll_event() {
@@ -1476,7 +1513,7 @@ impl Scp {
                     }
                     Event::Message(m) => {
                         if let Message::CStoreRsp(rsp) = m.message {
-                            store_result = Some(rsp.status);
+                            store_results.push((rsp.message_id_being_responded_to, rsp.status));
                         }
                     }
                     Event::ReleaseRequested { .. } => {
@@ -1497,21 +1534,21 @@ impl Scp {
                 }
             }
         }
-        if let Some(status) = store_result {
-            if let Some(Job::Retrieve(job)) = self.jobs.front_mut() {
-                if job.sub.as_ref().is_some_and(|s| s.id == id) && job.awaiting.is_some() {
-                    Self::store_finished(main, now, job, status);
+        if let Some(Job::Retrieve(job)) = self.jobs.front_mut() {
+            if job.sub.as_ref().is_some_and(|s| s.id == id) {
+                for (message_id, status) in store_results {
+                    Self::store_finished(main, now, job, message_id, status);
                 }
             }
         }
-        // A sub-association that dies with a store outstanding fails that sub-operation.
+        // A sub-association that dies with stores outstanding fails those sub-operations.
         if let Some(Job::Retrieve(job)) = self.jobs.front_mut() {
             if job
                 .sub
                 .as_ref()
                 .is_some_and(|s| s.id == id && matches!(s.state, SubState::Failed(_)))
             {
-                if let Some((_, uid)) = job.awaiting.take() {
+                for (_, uid) in std::mem::take(&mut job.awaiting) {
                     job.fail_one(Some(uid));
                 }
             }

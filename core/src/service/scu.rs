@@ -33,7 +33,7 @@ use crate::dimse::{
     CEchoRq, CFindRq, CGetRq, CMoveRq, DataSet, IncomingMessage, Message, MessageId, Priority,
     Status, StatusDetail, SubOperations,
 };
-use crate::pdu::{AeTitle, PresentationContextId, Uid};
+use crate::pdu::{AeTitle, AsyncOperationsWindow, PresentationContextId, Uid};
 use crate::ul::{ApiMisuse, Association, AssociationRequest, Event, Negotiated, ProposedContext};
 
 /// Why an SCU operation could not start.
@@ -69,7 +69,9 @@ pub enum ScuService {
 
 /// An A-ASSOCIATE request proposing `services`, each with the uncompressed transfer
 /// syntaxes; for C-GET, Hanging Protocol Storage with a role selection proposing the SCP
-/// role for us (PS3.4 C.4.3).
+/// role for us (PS3.4 C.4.3), and an asynchronous operations window letting the SCP
+/// invoke up to [`SUB_OPERATIONS_WINDOW`](super::SUB_OPERATIONS_WINDOW) C-STOREs
+/// before we answer them (PS3.7 D.3.3.3).
 pub fn association_request(
     calling: AeTitle,
     called: AeTitle,
@@ -90,6 +92,12 @@ pub fn association_request(
             request = request
                 .with_context(ProposedContext::new(uids::HANGING_PROTOCOL_STORAGE, ts()))
                 .with_role(uids::HANGING_PROTOCOL_STORAGE, false, true);
+            // The SCP may keep several C-STORE sub-operations under way: we perform them
+            // one after the other as they arrive, and it need not wait for each answer.
+            request.async_operations_window = Some(AsyncOperationsWindow {
+                max_operations_invoked: 1,
+                max_operations_performed: super::SUB_OPERATIONS_WINDOW,
+            });
         }
     }
     request
