@@ -638,7 +638,18 @@ fn streamed_fragments_held_stay_intact_while_the_buffer_is_reused() {
 /// whatever the mix, the data set arrives byte for byte.
 #[test]
 fn fragments_of_lent_reads_are_slices_of_the_read_buffer_until_dropped() {
-    const BUFFER: usize = 64 * 1024;
+    // Mixed read sizes into 64 KiB buffers; and reads that always fill the buffer (a fast
+    // peer), into buffers growing from 16 KiB to 1 MiB, most of them below the threshold.
+    fragments_through_read_buffers(64 * 1024, &[0, 1, 2, 3, 4, 5]);
+    fragments_through_read_buffers(1024 * 1024, &[6]);
+    fragments_through_read_buffers(1024 * 1024, &[6, 3, 6, 4, 5]);
+}
+
+/// Read sizes by index: 0 the whole buffer, 1 the threshold, 2 one less, 3 100 bytes,
+/// 4 the buffer less 3, 5 5,000 bytes, 6 as much as fits.
+fn fragments_through_read_buffers(buffer_len: usize, pattern: &[usize]) {
+    #[allow(non_snake_case)]
+    let BUFFER = buffer_len;
     let data = data_set(40 * 16 * 1024 + 7);
     let mut link = Link::new(16 * 1024, true);
     let now = link.now;
@@ -650,8 +661,20 @@ fn fragments_of_lent_reads_are_slices_of_the_read_buffer_until_dropped() {
 
     let mut buffers = ReadBuffers::new(BUFFER);
     let threshold = buffers.lend_threshold();
-    // Read sizes: large ones (lent) and small ones (copied), in turn.
-    let sizes = [BUFFER, threshold, threshold - 1, 100, BUFFER - 3, 5000];
+    let sizes: Vec<usize> = pattern
+        .iter()
+        .map(|&i| {
+            [
+                BUFFER,
+                threshold,
+                threshold - 1,
+                100,
+                BUFFER - 3,
+                5000,
+                usize::MAX,
+            ][i]
+        })
+        .collect();
     let (mut sliced, mut copied) = (0, 0);
     let mut held: Vec<Bytes> = Vec::new();
     let mut received = Vec::new();
@@ -670,10 +693,13 @@ fn fragments_of_lent_reads_are_slices_of_the_read_buffer_until_dropped() {
                 held.iter().all(|f| !range.contains(&f.as_ptr())),
                 "read into a buffer a held fragment lies in"
             );
-            if !seen_buffers.contains(&range.start) {
+            // Buffers start small and double as reads fill them, up to BUFFER.
+            if space.len() == BUFFER && !seen_buffers.contains(&range.start) {
                 seen_buffers.push(range.start);
             }
-            let n = sizes[round % sizes.len()].min(wire.len() - at);
+            let n = sizes[round % sizes.len()]
+                .min(space.len())
+                .min(wire.len() - at);
             space[..n].copy_from_slice(&wire[at..at + n]);
             at += n;
             round += 1;
@@ -717,7 +743,7 @@ fn fragments_of_lent_reads_are_slices_of_the_read_buffer_until_dropped() {
     );
     assert!(
         seen_buffers.len() <= 3,
-        "buffers are reused once free: {} used",
+        "full-size buffers are reused once free: {} used",
         seen_buffers.len()
     );
     answer_store(&mut link);

@@ -49,6 +49,7 @@ use std::time::Instant;
 /// let mut buffers = ReadBuffers::new(64 * 1024);
 /// // A transport reads from its socket into `read_space()`; here the requestor's bytes.
 /// let space = buffers.read_space();
+/// assert_eq!(space.len(), ReadBuffers::INITIAL_LEN); // small until reads fill it
 /// space[..wire.len()].copy_from_slice(&wire);
 /// let (taken, refused) = buffers.offer(&mut scp, now, wire.len());
 /// assert_eq!(taken?, wire.len());
@@ -57,7 +58,10 @@ use std::time::Instant;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ReadBuffers {
+    /// The size buffers grow to.
     len: usize,
+    /// The size of new buffers now: small at first, doubled each time a read fills one.
+    size: usize,
     lend_threshold: usize,
     /// The buffer `read_space` handed out: whole and unshared.
     current: Option<BytesMut>,
@@ -69,6 +73,7 @@ impl std::fmt::Debug for ReadBuffers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadBuffers")
             .field("len", &self.len)
+            .field("size", &self.size)
             .field("lend_threshold", &self.lend_threshold)
             .field("pooled", &self.pool.len())
             .finish()
@@ -77,13 +82,20 @@ impl std::fmt::Debug for ReadBuffers {
 
 impl ReadBuffers {
     /// How many buffers are kept for reuse.
-    pub const MAX_POOLED: usize = 24;
+    pub const MAX_POOLED: usize = 8;
+    /// The size of the first buffer (or `len`, if smaller).
+    pub const INITIAL_LEN: usize = 16 * 1024;
 
-    /// Buffers of `len` bytes (at least 1); reads of a quarter of that or more are lent.
+    /// Buffers of up to `len` bytes (at least 1); reads of a quarter of that or more are
+    /// lent. The first buffer is small ([`INITIAL_LEN`](Self::INITIAL_LEN)); each read that
+    /// fills a buffer doubles the next one, up to `len`: an association that exchanges
+    /// small PDUs never pays for zeroing a large buffer, one receiving bulk data reaches
+    /// full size within a few reads.
     pub fn new(len: usize) -> Self {
         let len = len.max(1);
         Self {
             len,
+            size: Self::INITIAL_LEN.min(len),
             lend_threshold: (len / 4).max(1),
             current: None,
             pool: Vec::new(),
@@ -97,7 +109,11 @@ impl ReadBuffers {
 
     /// Where to read next: a whole buffer nobody else refers to.
     pub fn read_space(&mut self) -> &mut [u8] {
-        let len = self.len;
+        let len = self.size;
+        if self.current.as_ref().is_some_and(|c| c.len() < len) {
+            // Outgrown: the next read goes into a larger buffer.
+            self.current = None;
+        }
         let pool = &mut self.pool;
         self.current.get_or_insert_with(|| {
             let reusable = pool.iter().position(Bytes::is_unique);
@@ -113,20 +129,41 @@ impl ReadBuffers {
     /// [`Bytes`] to be offered later with [`Association::handle_input_shared`], perhaps on
     /// another thread: the buffer itself when `n` reaches the threshold, a copy otherwise.
     pub fn take(&mut self, n: usize) -> Bytes {
-        let n = n.min(self.len);
+        let n = self.filled(n);
         if n < self.lend_threshold {
-            return Bytes::copy_from_slice(&self.read_space()[..n]);
+            return Bytes::copy_from_slice(self.current_bytes(n));
         }
         let whole = self.lend();
         whole.slice(..n)
     }
 
-    /// The current buffer, frozen and remembered for reuse.
+    /// `n` bytes were read into the current buffer: capped at its length; a full buffer
+    /// makes the next ones larger (the buffers held, smaller, are let go).
+    fn filled(&mut self, n: usize) -> usize {
+        let have = self.current.as_ref().map_or(0, BytesMut::len);
+        let n = n.min(have);
+        if n == have && self.size < self.len {
+            self.size = self.size.saturating_mul(2).min(self.len);
+            self.pool.clear();
+        }
+        n
+    }
+
+    /// The first `n` bytes of the buffer just read into (not a new one, even when the
+    /// next reads are to go into larger buffers).
+    fn current_bytes(&self, n: usize) -> &[u8] {
+        self.current.as_ref().map_or(&[], |c| &c[..n])
+    }
+
+    /// The current buffer, frozen; remembered for reuse if it has the size now used.
     fn lend(&mut self) -> Bytes {
         let whole = match self.current.take() {
             Some(buffer) => buffer.freeze(),
-            None => BytesMut::zeroed(self.len).freeze(),
+            None => BytesMut::zeroed(self.size).freeze(),
         };
+        if whole.len() != self.size {
+            return whole;
+        }
         if self.pool.len() >= Self::MAX_POOLED {
             self.pool.remove(0);
         }
@@ -144,10 +181,9 @@ impl ReadBuffers {
         now: Instant,
         n: usize,
     ) -> (Result<usize, ApiMisuse>, Bytes) {
-        let n = n.min(self.len);
+        let n = self.filled(n);
         if n < self.lend_threshold {
-            let buffer = self.read_space();
-            let input = &buffer[..n];
+            let input = self.current_bytes(n);
             let taken = assoc.handle_input(now, input);
             let rest = match &taken {
                 Ok(t) => Bytes::copy_from_slice(&input[*t..]),
@@ -163,5 +199,42 @@ impl ReadBuffers {
             Err(_) => Bytes::new(),
         };
         (taken, rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ul::{AcceptorPolicy, AssociationConfig};
+
+    #[test]
+    fn buffers_start_small_and_double_as_reads_fill_them() {
+        let now = Instant::now();
+        let mut assoc = Association::acceptor(
+            now,
+            AssociationConfig::default(),
+            AcceptorPolicy::default().into(),
+        );
+        let mut buffers = ReadBuffers::new(100_000);
+        assert_eq!(buffers.read_space().len(), ReadBuffers::INITIAL_LEN);
+        // Small reads never grow it.
+        for _ in 0..5 {
+            let space = buffers.read_space();
+            space[..6].copy_from_slice(&[0x05, 0, 0, 0, 0, 0]); // a partial A-RELEASE-RQ
+            let _ = buffers.offer(&mut assoc, now, 0);
+            assert_eq!(buffers.read_space().len(), ReadBuffers::INITIAL_LEN);
+        }
+        // Full reads double it, up to the maximum; `take` counts as a read too.
+        let mut sizes = Vec::new();
+        for _ in 0..6 {
+            let n = buffers.read_space().len();
+            sizes.push(n);
+            let taken = buffers.take(n);
+            assert_eq!(taken.len(), n);
+        }
+        assert_eq!(sizes, [16_384, 32_768, 65_536, 100_000, 100_000, 100_000]);
+        // A read past the buffer is capped at it.
+        let n = buffers.read_space().len();
+        assert_eq!(buffers.take(n + 10).len(), n);
     }
 }
