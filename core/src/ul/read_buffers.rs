@@ -142,7 +142,7 @@ impl ReadBuffers {
     fn filled(&mut self, n: usize) -> usize {
         let have = self.current.as_ref().map_or(0, BytesMut::len);
         let n = n.min(have);
-        if n == have && self.size < self.len {
+        if n == have && have > 0 && self.size < self.len {
             self.size = self.size.saturating_mul(2).min(self.len);
             self.pool.clear();
         }
