@@ -632,6 +632,33 @@ fn streamed_fragments_held_stay_intact_while_the_buffer_is_reused() {
     answer_store(&mut link);
 }
 
+/// `ReadBuffers` start small; reads that fill a buffer double the next one, up to the
+/// maximum; small reads never grow it.
+#[test]
+fn read_buffers_start_small_and_double_as_reads_fill_them() {
+    let now = Instant::now();
+    let mut assoc = Association::acceptor(now, AssociationConfig::default(), policy(None).into());
+    let mut buffers = ReadBuffers::new(100_000);
+    assert_eq!(buffers.read_space().len(), ReadBuffers::INITIAL_LEN);
+    for _ in 0..5 {
+        let space = buffers.read_space();
+        space[..6].copy_from_slice(&[0x05, 0, 0, 0, 0, 4]); // the start of an A-RELEASE-RQ
+        let _ = buffers.offer(&mut assoc, now, 0);
+        assert_eq!(buffers.read_space().len(), ReadBuffers::INITIAL_LEN);
+    }
+    // Full reads double it, up to the maximum; `take` counts as a read too.
+    let mut sizes = Vec::new();
+    for _ in 0..6 {
+        let n = buffers.read_space().len();
+        sizes.push(n);
+        assert_eq!(buffers.take(n).len(), n);
+    }
+    assert_eq!(sizes, [16_384, 32_768, 65_536, 100_000, 100_000, 100_000]);
+    // A read past the buffer is capped at it.
+    let n = buffers.read_space().len();
+    assert_eq!(buffers.take(n + 10).len(), n);
+}
+
 /// Reads offered through `ReadBuffers`: the fragments of a large read are slices of the
 /// buffer it was read into (no copy), those of a small read are copies; a buffer is not
 /// read into again while a fragment of it is held, and is reused once they are dropped;

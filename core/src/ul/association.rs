@@ -974,7 +974,8 @@ impl Association {
     /// message ID is allocated here (whatever the message held) and returned.
     ///
     /// The message is fragmented lazily, one P-DATA-TF per `poll_transmit`, each no larger
-    /// than the peer accepts; `data` is shared, not copied, until it is written out.
+    /// than the peer accepts; `data` is shared, not copied, until it is written out (and
+    /// not then either through [`poll_transmit_queue`](Self::poll_transmit_queue)).
     pub fn send_request(
         &mut self,
         now: Instant,
