@@ -124,7 +124,7 @@ use crate::dimse::CommandSet;
 use crate::pdu::{AeTitle, PduType as WirePduType, Uid};
 use crate::ul::{
     AcceptOptions, AcceptorPolicy, Association, AssociationConfig, AssociationRequest, Event,
-    ProposedContext, Role, RolePolicy, SupportedSyntax,
+    ProposedContext, ReadBuffers, Role, RolePolicy, SendQueue, SupportedSyntax,
 };
 
 const VERIFICATION: &str = "1.2.840.10008.1.1";
@@ -180,12 +180,40 @@ fn fuzz_request() -> AssociationRequest {
 struct Watcher {
     sent_abort: bool,
     limit: usize,
+    /// Output through a [`SendQueue`] rather than a `Vec`.
+    queued_output: bool,
 }
 
 impl Watcher {
     fn drain(&mut self, assoc: &mut Association, now: Instant) {
         let mut out = Vec::new();
-        while let Some(t) = assoc.poll_transmit(now, &mut out) {
+        let mut queue = SendQueue::new();
+        loop {
+            // Every PDU's bytes, through poll_transmit or poll_transmit_queue.
+            let sent = if self.queued_output {
+                let before = queue.len();
+                let sent = assoc.poll_transmit_queue(now, &mut queue);
+                if let Some(t) = &sent {
+                    assert_eq!(
+                        t.len,
+                        queue.len() - before,
+                        "Transmit::len is what was queued"
+                    );
+                }
+                let mut slices = [std::io::IoSlice::new(&[]); 64];
+                let filled = queue.io_slices(&mut slices);
+                for slice in &slices[..filled] {
+                    out.extend_from_slice(slice);
+                }
+                queue.advance(out.len());
+                assert!(queue.is_empty() || filled == 64);
+                sent
+            } else {
+                assoc.poll_transmit(now, &mut out)
+            };
+            let Some(t) = sent else {
+                break;
+            };
             assert_eq!(t.len, out.len(), "Transmit::len is what was appended");
             let pdu_type = WirePduType::from_code(out[0]).expect("we send valid PDU types");
             if self.sent_abort {
@@ -222,7 +250,8 @@ impl Watcher {
 /// the input buffer never grows past the configured limits, and after an A-ABORT nothing
 /// but A-ABORT is transmitted.
 ///
-/// The first byte chooses the configuration; then each step is a control byte (low bits:
+/// The first byte chooses the configuration (and whether bytes go in through
+/// [`ReadBuffers`] and out through a [`SendQueue`]); then each step is a control byte (low bits:
 /// what to do; high bits: how much) followed by the chunk it uses.
 ///
 /// `start` is the virtual clock's origin, given by the caller: the core reads no clock.
@@ -246,7 +275,11 @@ pub fn association_bytes(role: Role, data: &[u8], start: Instant) {
     let mut watch = Watcher {
         sent_abort: false,
         limit,
+        queued_output: selector & 16 != 0,
     };
+    // Input through ReadBuffers (lent when a chunk is a quarter of a buffer or more, the
+    // refused rest offered as shared bytes), or plain slices.
+    let mut buffers = (selector & 8 != 0).then(|| ReadBuffers::new(256));
     watch.drain(&mut assoc, now);
     while let Some((&control, tail)) = rest.split_first() {
         let amount = usize::from(control >> 3);
@@ -270,6 +303,27 @@ pub fn association_bytes(role: Role, data: &[u8], start: Instant) {
                 let (chunk, after) = tail.split_at(n);
                 let mut offered = chunk;
                 let mut guard = 0;
+                if let Some(buffers) = buffers.as_mut() {
+                    let space = buffers.read_space();
+                    let n = chunk.len().min(space.len());
+                    space[..n].copy_from_slice(&chunk[..n]);
+                    offered = &chunk[n..];
+                    let (taken, mut refused) = buffers.offer(&mut assoc, now, n);
+                    watch.drain(&mut assoc, now);
+                    if taken.is_ok() {
+                        while !refused.is_empty() {
+                            match assoc.handle_input_shared(now, &refused) {
+                                Ok(taken) => {
+                                    refused = refused.slice(taken..);
+                                }
+                                Err(_) => break,
+                            }
+                            watch.drain(&mut assoc, now);
+                            guard += 1;
+                            assert!(guard < 10_000, "handle_input makes no progress");
+                        }
+                    }
+                }
                 while !offered.is_empty() {
                     match assoc.handle_input(now, offered) {
                         Ok(taken) => offered = &offered[taken..],
@@ -360,6 +414,7 @@ impl Side {
             watch: Watcher {
                 sent_abort: false,
                 limit,
+                queued_output: false,
             },
             outbox: Vec::new(),
             incoming: None,
