@@ -19,7 +19,7 @@ use bytes::{Buf, Bytes};
 use dicomwire::service::{Admission, Handlers, Scp, ShutdownStep, SubAssociationId};
 use dicomwire::ul::{AcceptorPolicy, Association, AssociationConfig, ReadBuffers, SendQueue};
 
-use crate::wire::{READ_BUFFER, flush};
+use crate::wire::flush;
 
 /// How a [`Server`] serves.
 #[derive(Clone)]
@@ -198,6 +198,13 @@ enum Chunk {
     Closed,
 }
 
+/// The largest read of a reader thread. Reads wait in a channel of [`READS_QUEUED`] while
+/// the association's thread is busy (or blocked writing to a peer that does not read), so
+/// an association holds at most about 16 x 256 KiB = 4 MiB of input it has not taken.
+const READER_BUFFER: usize = 256 * 1024;
+/// Reads a reader thread may queue before it stops reading.
+const READS_QUEUED: usize = 16;
+
 /// Starts a thread that reads `stream` into `tx` until it closes.
 fn spawn_reader(
     mut stream: TcpStream,
@@ -205,7 +212,7 @@ fn spawn_reader(
     wrap: impl Fn(Chunk) -> Input + Send + 'static,
 ) {
     let _ = thread::Builder::new().name("reader".into()).spawn(move || {
-        let mut buffers = ReadBuffers::new(READ_BUFFER);
+        let mut buffers = ReadBuffers::new(READER_BUFFER);
         loop {
             match stream.read(buffers.read_space()) {
                 Ok(0) => {
@@ -270,7 +277,7 @@ fn serve_association(
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
-    let (tx, rx): (SyncSender<Input>, Receiver<Input>) = sync_channel(16);
+    let (tx, rx): (SyncSender<Input>, Receiver<Input>) = sync_channel(READS_QUEUED);
     spawn_reader(stream, tx.clone(), Input::Main);
 
     let now = Instant::now();

@@ -17,7 +17,7 @@ const MAX_WRITE_SLICES: usize = 64;
 /// buffer (with 64 KiB, every byte of a 128 KiB PDU was). Reads of a quarter of it or
 /// more are lent to the association ([`ReadBuffers`]): C-STORE fragments in them reach
 /// the user without a copy.
-pub(crate) const READ_BUFFER: usize = 1024 * 1024;
+const READ_BUFFER: usize = 1024 * 1024;
 
 /// Sends everything the association has queued, gathering PDUs into few vectored writes
 /// (large data sets are written from the user's memory, not copied first), and shuts the
