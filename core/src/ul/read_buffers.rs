@@ -185,19 +185,21 @@ impl ReadBuffers {
         if n < self.lend_threshold {
             let input = self.current_bytes(n);
             let taken = assoc.handle_input(now, input);
-            let rest = match &taken {
-                Ok(t) => Bytes::copy_from_slice(&input[*t..]),
-                Err(_) => Bytes::new(),
-            };
+            let rest = refused(input, &taken);
             return (taken, rest);
         }
         let input = self.lend().slice(..n);
         let taken = assoc.handle_input_shared(now, &input);
-        let rest = match &taken {
-            // Refused bytes are copied out: a pending remainder must not pin the buffer.
-            Ok(t) => Bytes::copy_from_slice(&input[*t..]),
-            Err(_) => Bytes::new(),
-        };
+        let rest = refused(&input, &taken);
         (taken, rest)
+    }
+}
+
+/// What the association did not take of `input`, copied out: a remainder kept for later
+/// must not pin a whole read buffer. Nothing after an error (the input was discarded).
+fn refused(input: &[u8], taken: &Result<usize, ApiMisuse>) -> Bytes {
+    match taken {
+        Ok(t) => Bytes::copy_from_slice(&input[*t..]),
+        Err(_) => Bytes::new(),
     }
 }
