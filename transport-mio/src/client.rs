@@ -300,7 +300,7 @@ pub enum ClientEventKind {
 enum Running {
     Echo(EchoScu),
     Find(FindScu),
-    Retrieve(RetrieveScu),
+    Retrieve(Box<RetrieveScu>),
 }
 
 /// Where a client association is in its life.
@@ -746,7 +746,7 @@ impl ClientConn {
                     identifier,
                     store,
                 } => RetrieveScu::get(&mut self.assoc, now, &sop_class, &identifier, store)
-                    .map(Running::Retrieve),
+                    .map(|r| Running::Retrieve(Box::new(r))),
                 Operation::Move {
                     sop_class,
                     identifier,
@@ -758,7 +758,7 @@ impl ClientConn {
                     &identifier,
                     &destination,
                 )
-                .map(Running::Retrieve),
+                .map(|r| Running::Retrieve(Box::new(r))),
             };
             match started {
                 Ok(running) => {

@@ -62,7 +62,7 @@ impl Conn {
         options: &Arc<MioServerOptions>,
         over_limit: bool,
     ) -> Self {
-        let assoc = Association::acceptor(
+        let assoc = Scp::acceptor(
             Instant::now(),
             options.config.clone(),
             Arc::clone(&options.policy),

@@ -329,6 +329,22 @@ impl Scp {
         }
     }
 
+    /// An acceptor association for a transport connection that just arrived, configured
+    /// the way the SCP needs it: C-STORE data sets are streamed
+    /// ([`DimseConfig::stream_store_data`](crate::dimse::DimseConfig) is forced on), so a
+    /// data set the SCP refuses (no store handler, a context where we are not SCP, a
+    /// handler that fails) is discarded fragment by fragment as it arrives instead of
+    /// being gathered first, and one gathered for a handler's
+    /// [`store`](StoreHandler::store) is bounded by `max_store_length`.
+    pub fn acceptor(
+        now: Instant,
+        mut config: AssociationConfig,
+        policy: Arc<crate::ul::AcceptorPolicy>,
+    ) -> Association {
+        config.dimse.stream_store_data = true;
+        Association::acceptor(now, config, policy)
+    }
+
     /// Whether no operation is in progress and no sub-association is open.
     pub fn is_idle(&self) -> bool {
         self.jobs.is_empty() && self.finished_subs.is_empty()
@@ -932,7 +948,12 @@ impl Scp {
                         transfer_syntax: &transfer_syntax,
                         move_originator: rq.move_originator_ae_title.as_deref(),
                     };
-                    StreamedStore::begin(handler.as_ref(), &start, Status::STORE_HANDLER_FAILED)
+                    StreamedStore::begin(
+                        handler.as_ref(),
+                        &start,
+                        Status::STORE_HANDLER_FAILED,
+                        assoc.config().dimse.max_store_length,
+                    )
                 }
                 None => StreamedStore::Failed(Status::STORE_CANNOT_UNDERSTAND),
             },

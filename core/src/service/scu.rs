@@ -487,7 +487,14 @@ impl RetrieveScu {
                 let sink = match context {
                     Some((n, c)) if n.local_is_scp(c) => {
                         let transfer_syntax = c.transfer_syntax.clone();
-                        begin_store(store.as_ref(), n.called_ae_title, rq, transfer_syntax)
+                        let limit = assoc.config().dimse.max_store_length;
+                        begin_store(
+                            store.as_ref(),
+                            n.called_ae_title,
+                            rq,
+                            transfer_syntax,
+                            limit,
+                        )
                     }
                     _ => {
                         tracing::warn!(sop_class = %rq.affected_sop_class_uid, "C-STORE on a context without our SCP role; refused");
@@ -569,6 +576,7 @@ fn begin_store(
     calling: AeTitle,
     rq: &crate::dimse::CStoreRq,
     transfer_syntax: Option<Uid>,
+    limit: usize,
 ) -> StreamedStore {
     let Some(transfer_syntax) = transfer_syntax else {
         return StreamedStore::Failed(Status::STORE_CANNOT_UNDERSTAND);
@@ -580,7 +588,7 @@ fn begin_store(
         transfer_syntax: &transfer_syntax,
         move_originator: rq.move_originator_ae_title.as_deref(),
     };
-    StreamedStore::begin(store, &start, Status::OUT_OF_RESOURCES)
+    StreamedStore::begin(store, &start, Status::OUT_OF_RESOURCES, limit)
 }
 
 fn store_one(

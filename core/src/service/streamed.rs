@@ -18,10 +18,11 @@ use crate::dimse::{DataSet, Status};
 pub(super) enum StreamedStore {
     /// The store handler's sink.
     Sink(Box<dyn StoreSink>),
-    /// Gathered for the store handler's `store` (it gave no sink).
+    /// Gathered for the store handler's `store` (it gave no sink), up to `limit` bytes.
     Gathered {
         transfer_syntax: crate::pdu::Uid,
         data_so_far: BytesMut,
+        limit: usize,
     },
     /// Refused or failed: the rest is discarded, this status answered.
     Failed(Status),
@@ -39,17 +40,21 @@ pub(super) enum StoreEnd {
 
 impl StreamedStore {
     /// Asks `handler` where the instance `start` describes goes; `failure` is the status
-    /// if it refuses or panics.
+    /// if it refuses or panics. A data set gathered for the handler's `store` may be at
+    /// most `limit` bytes ([`DimseConfig::max_store_length`](crate::dimse::DimseConfig));
+    /// past it the rest is discarded and 0xA700 (out of resources) answered.
     pub(super) fn begin(
         handler: &dyn StoreHandler,
         start: &StoreStart<'_>,
         failure: Status,
+        limit: usize,
     ) -> Self {
         match catch_unwind(AssertUnwindSafe(|| handler.begin(start))) {
             Ok(Ok(Some(sink))) => Self::Sink(sink),
             Ok(Ok(None)) => Self::Gathered {
                 transfer_syntax: start.transfer_syntax.clone(),
                 data_so_far: BytesMut::new(),
+                limit,
             },
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "store handler refused the instance");
@@ -81,11 +86,20 @@ impl StreamedStore {
             Self::Gathered {
                 transfer_syntax,
                 mut data_so_far,
+                limit,
             } => {
+                if data_so_far.len().saturating_add(fragment.len()) > limit {
+                    tracing::warn!(
+                        limit,
+                        "C-STORE data set longer than the store limit; discarding it"
+                    );
+                    return Self::Failed(Status::OUT_OF_RESOURCES);
+                }
                 data_so_far.extend_from_slice(&fragment);
                 Self::Gathered {
                     transfer_syntax,
                     data_so_far,
+                    limit,
                 }
             }
             failed @ Self::Failed(_) => failed,
@@ -101,6 +115,7 @@ impl StreamedStore {
             Self::Gathered {
                 transfer_syntax,
                 data_so_far,
+                ..
             } => StoreEnd::Gathered(DataSet {
                 transfer_syntax,
                 bytes: data_so_far.freeze(),
