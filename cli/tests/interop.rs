@@ -13,13 +13,9 @@
 //! and with `TCP_NODELAY=1`, without which Debian's DCMTK leaves Nagle's algorithm on.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -28,27 +24,9 @@ use dicomwire::service::{dataset, uids};
 use dicomwire_cli::{files, json, sample};
 use serde_json::Value;
 
-/// How long a server may take to listen.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may run.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a whole test may run: every wait ends by then at the latest.
-const TEST_BUDGET: Duration = Duration::from_secs(60);
+mod support;
+use support::*;
 
-thread_local! {
-    /// When the running test's budget ends (each test runs on its own thread).
-    static TEST_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
-}
-
-/// The end of a wait of at most `limit`, and not after the test's budget.
-fn deadline(limit: Duration) -> Instant {
-    let wanted = Instant::now() + limit;
-    TEST_DEADLINE
-        .get()
-        .map_or(wanted, |budget| wanted.min(budget))
-}
-
-const DICOMWIRE: &str = env!("CARGO_BIN_EXE_dicomwire");
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
 
 // ---------------------------------------------------------------------------------------
@@ -99,150 +77,6 @@ fn python(script: &str) -> Command {
     command
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("no free port on 127.0.0.1")
-        .port()
-}
-
-/// Collects what a child writes to one of its pipes.
-fn collect(mut pipe: impl Read + Send + 'static) -> (Arc<Mutex<Vec<u8>>>, JoinHandle<()>) {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&buffer);
-    let handle = std::thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        loop {
-            match pipe.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => sink.lock().unwrap().extend_from_slice(&chunk[..n]),
-            }
-        }
-    });
-    (buffer, handle)
-}
-
-fn lossy(buffer: &Mutex<Vec<u8>>) -> String {
-    String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
-}
-
-/// A server child: killed and reaped on drop, also when the test panics.
-struct Peer {
-    name: String,
-    child: Child,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Peer {
-    /// Starts `command` with its output collected; its stdin stays open until the drop
-    /// (pyscp.py ends when it closes, so that no peer outlives a killed test).
-    fn spawn(name: &str, command: &mut Command) -> Self {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let (stdout, _) = collect(child.stdout.take().expect("stdout"));
-        let (stderr, _) = collect(child.stderr.take().expect("stderr"));
-        Self {
-            name: name.to_owned(),
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// What it printed so far, for failure messages.
-    fn logs(&self) -> String {
-        format!(
-            "--- {} stdout:\n{}\n--- {} stderr:\n{}",
-            self.name,
-            lossy(&self.stdout),
-            self.name,
-            lossy(&self.stderr)
-        )
-    }
-
-    /// Panics when the process has exited.
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            // Let the readers drain the pipes.
-            std::thread::sleep(Duration::from_millis(100));
-            panic!("{} exited early ({status})\n{}", self.name, self.logs());
-        }
-    }
-
-    /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
-    fn wait_for_port(&mut self, port: u16) {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = deadline(READY_TIMEOUT);
-        loop {
-            self.assert_running();
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} does not listen on {addr} after {READY_TIMEOUT:?} (or the test's {TEST_BUDGET:?})\n{}",
-                self.name,
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits for a line of stdout starting with `prefix` and returns it.
-    fn wait_for_line(&mut self, prefix: &str) -> String {
-        let deadline = deadline(READY_TIMEOUT);
-        loop {
-            if let Some(line) = lossy(&self.stdout).lines().find(|l| l.starts_with(prefix)) {
-                return line.to_owned();
-            }
-            self.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "{} did not print {prefix:?} within {READY_TIMEOUT:?} (or the test's {TEST_BUDGET:?})\n{}",
-                self.name,
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `dicomwire serve` on a port of its choosing, with `args`; returns the guard and the
-/// port it printed. `DICOMWIRE_SERVE_TRANSPORT` (`mio`, the default, or `std`) picks the transport, so
-/// the same suite runs against both.
-fn serve(args: &[&str]) -> (Peer, u16) {
-    let transport = std::env::var("DICOMWIRE_SERVE_TRANSPORT").unwrap_or_else(|_| "mio".into());
-    let mut peer = Peer::spawn(
-        "dicomwire serve",
-        Command::new(DICOMWIRE)
-            .args(["serve", "--bind", "127.0.0.1:0", "--artim-timeout", "10"])
-            .args(["--transport", transport.as_str()])
-            .args(args),
-    );
-    let line = peer.wait_for_line("dicomwire serving on ");
-    let port = line
-        .strip_prefix("dicomwire serving on ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|addr| addr.parse::<SocketAddr>().ok())
-        .map(|addr| addr.port())
-        .unwrap_or_else(|| panic!("cannot read the address in {line:?}"));
-    peer.wait_for_port(port);
-    (peer, port)
-}
-
 /// `pyscp.py` on a free port, serving `worklist` and `hanging` (directories), with
 /// `extra` arguments; returns the guard and the port.
 fn pyscp(worklist: &Path, hanging: &Path, extra: &[String]) -> (Peer, u16) {
@@ -260,72 +94,6 @@ fn pyscp(worklist: &Path, hanging: &Path, extra: &[String]) -> (Peer, u16) {
     peer.wait_for_line("pyscp listening on");
     peer.wait_for_port(port);
     (peer, port)
-}
-
-/// What a client did.
-struct Outcome {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn assert_success(&self, what: &str) {
-        assert!(
-            self.status.success(),
-            "{what} failed ({})\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-    }
-}
-
-/// Runs a client to its end, killing it after [`CLIENT_TIMEOUT`] or at the end of the
-/// test's budget.
-fn run(what: &str, command: &mut Command) -> Outcome {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let (stdout, out_reader) = collect(child.stdout.take().expect("stdout"));
-    let (stderr, err_reader) = collect(child.stderr.take().expect("stderr"));
-    let deadline = deadline(CLIENT_TIMEOUT);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = (out_reader.join(), err_reader.join());
-                panic!(
-                    "{what} did not finish within {CLIENT_TIMEOUT:?} (or the test's {TEST_BUDGET:?}); killed\n--- stdout:\n{}\n--- stderr:\n{}",
-                    lossy(&stdout),
-                    lossy(&stderr)
-                );
-            }
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
-    };
-    let _ = (out_reader.join(), err_reader.join());
-    Outcome {
-        status,
-        stdout: lossy(&stdout),
-        stderr: lossy(&stderr),
-    }
-}
-
-fn dicomwire(args: &[&str]) -> Command {
-    let mut command = Command::new(DICOMWIRE);
-    command.args(args);
-    command
-}
-
-fn temp_dir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("a temporary directory")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,259 @@
+//! What the CLI's process-level tests share: servers and clients started as children of
+//! the test, on 127.0.0.1, each killed when its guard drops (also on panic), every wait
+//! bounded by its own limit and by the running test's budget.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to listen.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may run.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a whole test may run: every wait ends by then at the latest.
+pub const TEST_BUDGET: Duration = Duration::from_secs(60);
+
+thread_local! {
+    /// When the running test's budget ends (each test runs on its own thread).
+    pub static TEST_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// The end of a wait of at most `limit`, and not after the test's budget.
+pub fn deadline(limit: Duration) -> Instant {
+    let wanted = Instant::now() + limit;
+    TEST_DEADLINE
+        .get()
+        .map_or(wanted, |budget| wanted.min(budget))
+}
+
+pub const DICOMWIRE: &str = env!("CARGO_BIN_EXE_dicomwire");
+/// Starts the running test's budget: every wait of this thread ends by then.
+pub fn start_budget(budget: Duration) {
+    TEST_DEADLINE.set(Some(Instant::now() + budget));
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("no free port on 127.0.0.1")
+        .port()
+}
+
+/// Collects what a child writes to one of its pipes.
+pub fn collect(mut pipe: impl Read + Send + 'static) -> (Arc<Mutex<Vec<u8>>>, JoinHandle<()>) {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&buffer);
+    let handle = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink.lock().unwrap().extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    (buffer, handle)
+}
+
+pub fn lossy(buffer: &Mutex<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
+}
+
+/// A server child: killed and reaped on drop, also when the test panics.
+pub struct Peer {
+    pub name: String,
+    pub child: Child,
+    pub stdout: Arc<Mutex<Vec<u8>>>,
+    pub stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Peer {
+    /// Starts `command` with its output collected; its stdin stays open until the drop
+    /// (pyscp.py ends when it closes, so that no peer outlives a killed test).
+    pub fn spawn(name: &str, command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let (stdout, _) = collect(child.stdout.take().expect("stdout"));
+        let (stderr, _) = collect(child.stderr.take().expect("stderr"));
+        Self {
+            name: name.to_owned(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// What it printed so far, for failure messages.
+    pub fn logs(&self) -> String {
+        format!(
+            "--- {} stdout:\n{}\n--- {} stderr:\n{}",
+            self.name,
+            lossy(&self.stdout),
+            self.name,
+            lossy(&self.stderr)
+        )
+    }
+
+    /// Panics when the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            // Let the readers drain the pipes.
+            std::thread::sleep(Duration::from_millis(100));
+            panic!("{} exited early ({status})\n{}", self.name, self.logs());
+        }
+    }
+
+    /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+    pub fn wait_for_port(&mut self, port: u16) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = deadline(READY_TIMEOUT);
+        loop {
+            self.assert_running();
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} does not listen on {addr} after {READY_TIMEOUT:?} (or the test's {TEST_BUDGET:?})\n{}",
+                self.name,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for a line of stdout starting with `prefix` and returns it.
+    pub fn wait_for_line(&mut self, prefix: &str) -> String {
+        let deadline = deadline(READY_TIMEOUT);
+        loop {
+            if let Some(line) = lossy(&self.stdout).lines().find(|l| l.starts_with(prefix)) {
+                return line.to_owned();
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{} did not print {prefix:?} within {READY_TIMEOUT:?} (or the test's {TEST_BUDGET:?})\n{}",
+                self.name,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `dicomwire serve` on a port of its choosing, with `args`; returns the guard and the
+/// port it printed. `DICOMWIRE_SERVE_TRANSPORT` (`mio`, the default, or `std`) picks the
+/// transport, so the same suite runs against both.
+pub fn serve(args: &[&str]) -> (Peer, u16) {
+    let transport = std::env::var("DICOMWIRE_SERVE_TRANSPORT").unwrap_or_else(|_| "mio".into());
+    serve_on(&transport, args)
+}
+
+/// `dicomwire serve --transport TRANSPORT` with `args`.
+pub fn serve_on(transport: &str, args: &[&str]) -> (Peer, u16) {
+    serve_with(Command::new(DICOMWIRE), transport, args)
+}
+
+/// `dicomwire serve` run by `command` (the binary itself, or a wrapper such as
+/// `prlimit ... --` whose last argument is the binary), with `args`.
+pub fn serve_with(mut command: Command, transport: &str, args: &[&str]) -> (Peer, u16) {
+    let mut peer = Peer::spawn(
+        "dicomwire serve",
+        command
+            .args(["serve", "--bind", "127.0.0.1:0", "--artim-timeout", "10"])
+            .args(["--transport", transport])
+            .args(args),
+    );
+    let line = peer.wait_for_line("dicomwire serving on ");
+    let port = line
+        .strip_prefix("dicomwire serving on ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.parse::<SocketAddr>().ok())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|| panic!("cannot read the address in {line:?}"));
+    peer.wait_for_port(port);
+    (peer, port)
+}
+
+/// What a client did.
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn assert_success(&self, what: &str) {
+        assert!(
+            self.status.success(),
+            "{what} failed ({})\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+/// Runs a client to its end, killing it after [`CLIENT_TIMEOUT`] or at the end of the
+/// test's budget.
+pub fn run(what: &str, command: &mut Command) -> Outcome {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let (stdout, out_reader) = collect(child.stdout.take().expect("stdout"));
+    let (stderr, err_reader) = collect(child.stderr.take().expect("stderr"));
+    let deadline = deadline(CLIENT_TIMEOUT);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = (out_reader.join(), err_reader.join());
+                panic!(
+                    "{what} did not finish within {CLIENT_TIMEOUT:?} (or the test's {TEST_BUDGET:?}); killed\n--- stdout:\n{}\n--- stderr:\n{}",
+                    lossy(&stdout),
+                    lossy(&stderr)
+                );
+            }
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    };
+    let _ = (out_reader.join(), err_reader.join());
+    Outcome {
+        status,
+        stdout: lossy(&stdout),
+        stderr: lossy(&stderr),
+    }
+}
+
+pub fn dicomwire(args: &[&str]) -> Command {
+    let mut command = Command::new(DICOMWIRE);
+    command.args(args);
+    command
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
