@@ -424,8 +424,31 @@ impl PacedWatch {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit: every association is a socket,
+/// and the soft limit (often 1,024) is what a busy server meets first. Returns the limit
+/// now in force, if the system says.
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => return limit.maximum,
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+    limit.current
+}
+
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let our_ae = ae(&args.ae_title, "our")?;
+    match raise_open_file_limit() {
+        Some(files) => tracing::info!(files, "open-file limit"),
+        None => tracing::info!("no open-file limit"),
+    }
     let worklist = Arc::new(InMemoryWorklist::new(match &args.worklist {
         Some(dir) => load_worklist(dir),
         None => sample::worklist(today()),

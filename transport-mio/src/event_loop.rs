@@ -103,7 +103,18 @@ struct Listener {
     options: Arc<MioServerOptions>,
     /// Connections accepted and not yet dropped.
     active: usize,
+    /// `accept` failed (no descriptor left, say): failures in a row, and when to try
+    /// again. Readiness is edge-triggered, so connections already queued would wait for
+    /// the next new one without this.
+    accept_failures: u32,
+    retry_accept_at: Option<Instant>,
+    /// Connections closed at once in the current flood (far over the limit).
+    flood: u64,
 }
+
+/// The wait after the first failed `accept`, doubling up to [`ACCEPT_RETRY_MAX`].
+const ACCEPT_RETRY_FIRST: Duration = Duration::from_millis(10);
+const ACCEPT_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// One thread, one `mio::Poll`: listeners serving DICOM associations (as
 /// [`MioServer`](crate::MioServer) does) and outgoing client associations, together.
@@ -240,6 +251,9 @@ impl EventLoop {
             socket: Some(socket),
             options: Arc::new(options),
             active: 0,
+            accept_failures: 0,
+            retry_accept_at: None,
+            flood: 0,
         });
         tracing::info!(%addr, "listening");
         Ok(addr)
@@ -414,10 +428,19 @@ impl EventLoop {
     /// [`ShutdownHandle::shutdown`] is called.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
         let now = Instant::now();
-        let earliest = match (self.conn_timers.earliest(), self.client_timers.earliest()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let retry_accept = self
+            .listeners
+            .iter()
+            .filter_map(|(_, l)| l.retry_accept_at)
+            .min();
+        let earliest = [
+            self.conn_timers.earliest(),
+            self.client_timers.earliest(),
+            retry_accept,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let mut timeout = earliest.map(|d| d.saturating_duration_since(now));
         if !self.conn_again.is_empty() || !self.client_again.is_empty() {
             timeout = Some(Duration::ZERO);
@@ -464,6 +487,15 @@ impl EventLoop {
                 }
             }
         }
+        let now = Instant::now();
+        accept_from.extend(
+            self.listeners
+                .iter()
+                .filter(|(_, l)| l.retry_accept_at.is_some_and(|at| at <= now))
+                .map(|(k, _)| k),
+        );
+        accept_from.sort_unstable();
+        accept_from.dedup();
         for k in accept_from {
             self.accept_all(k, &mut touched);
         }
@@ -584,11 +616,14 @@ impl EventLoop {
         self.client_again.retain(|k| clients.contains(*k));
     }
 
-    /// Accepts until listener `k` has nothing more.
+    /// Accepts until listener `k` has nothing more. When `accept` fails for another
+    /// reason than an empty queue, it is tried again after a wait (10 ms doubling up to
+    /// 1 s), logged once when the failures start and once when they end.
     fn accept_all(&mut self, k: usize, touched: &mut Vec<usize>) {
         let Some(listener) = self.listeners.get_mut(k) else {
             return;
         };
+        listener.retry_accept_at = None;
         let Some(socket) = &listener.socket else {
             return;
         };
@@ -600,17 +635,40 @@ impl EventLoop {
             .saturating_add(16);
         loop {
             let (mut stream, peer) = match socket.accept() {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    if listener.accept_failures > 0 {
+                        tracing::warn!(failures = listener.accept_failures, "accepting again");
+                        listener.accept_failures = 0;
+                    }
+                    accepted
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    if listener.accept_failures == 0 {
+                        tracing::warn!(error = %e, "accept failed; retrying with backoff until it succeeds");
+                    }
+                    let doublings = listener.accept_failures.min(7);
+                    listener.accept_failures = listener.accept_failures.saturating_add(1);
+                    let wait = (ACCEPT_RETRY_FIRST * 2u32.pow(doublings)).min(ACCEPT_RETRY_MAX);
+                    listener.retry_accept_at = Some(Instant::now() + wait);
                     return;
                 }
             };
             if listener.active >= hard_limit {
-                tracing::warn!(%peer, "far over the association limit; closing at once");
+                if listener.flood == 0 {
+                    tracing::warn!(%peer, "far over the association limit; closing new connections at once");
+                }
+                listener.flood += 1;
+                tracing::debug!(%peer, "far over the association limit; closed at once");
                 continue;
+            }
+            if listener.flood > 0 {
+                tracing::warn!(
+                    closed = listener.flood,
+                    "no longer far over the association limit"
+                );
+                listener.flood = 0;
             }
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");

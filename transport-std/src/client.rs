@@ -192,7 +192,7 @@ impl Client {
     /// gives up at that instant with [`ClientError::Timeout`] (after aborting).
     fn next_event(&mut self, deadline: Option<Instant>) -> Result<Event, ClientError> {
         loop {
-            flush(&mut self.stream, &mut self.assoc, &mut self.out)?;
+            flush(&self.stream, &mut self.assoc, &mut self.out)?;
             if let Some(event) = self.assoc.poll_event() {
                 return Ok(event);
             }
@@ -202,7 +202,7 @@ impl Client {
             if let Some(d) = deadline {
                 if Instant::now() >= d {
                     let _ = self.assoc.abort(Instant::now());
-                    let _ = flush(&mut self.stream, &mut self.assoc, &mut self.out);
+                    let _ = flush(&self.stream, &mut self.assoc, &mut self.out);
                     return Err(ClientError::Timeout(self.options.dimse_timeout));
                 }
             }
@@ -312,7 +312,7 @@ impl Client {
                             failed_sop_instance_uids,
                             detail,
                         } => {
-                            flush(&mut self.stream, &mut self.assoc, &mut self.out)?;
+                            flush(&self.stream, &mut self.assoc, &mut self.out)?;
                             return Ok(RetrieveOutcome {
                                 status,
                                 sub_operations,
@@ -352,7 +352,7 @@ impl Client {
     /// Aborts the association (A-ABORT) and closes the connection.
     pub fn abort(mut self) {
         let _ = self.assoc.abort(Instant::now());
-        let _ = flush(&mut self.stream, &mut self.assoc, &mut self.out);
+        let _ = flush(&self.stream, &mut self.assoc, &mut self.out);
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
@@ -371,7 +371,7 @@ impl FindMatches<'_> {
     pub fn cancel(&mut self) -> Result<(), ClientError> {
         self.op.cancel(&mut self.client.assoc, Instant::now())?;
         flush(
-            &mut self.client.stream,
+            &self.client.stream,
             &mut self.client.assoc,
             &mut self.client.out,
         )?;

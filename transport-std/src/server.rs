@@ -128,22 +128,50 @@ impl Server {
     }
 
     /// Accepts and serves until shutdown; returns once every association has ended.
+    ///
+    /// Connections beyond twice `max_associations` (plus 16) are closed at once without a
+    /// word, so a flood costs neither threads nor descriptors; up to there, one over the
+    /// limit is answered A-ASSOCIATE-RJ by the core. When `accept` fails (no descriptor
+    /// left, say), the loop waits before trying again, 10 ms doubling up to 1 s, and logs
+    /// once when it starts failing and once when it recovers.
     pub fn run(self) -> io::Result<()> {
         let active = Arc::new(AtomicUsize::new(0));
         let next_id = AtomicU64::new(1);
         let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let hard_limit = self
+            .options
+            .max_associations
+            .saturating_mul(2)
+            .saturating_add(16);
+        let mut backoff = AcceptBackoff::default();
+        // Connections closed at once in the current flood.
+        let mut flood = 0u64;
         for conn in self.listener.incoming() {
             if self.flag.load(Ordering::SeqCst) {
                 break;
             }
             let stream = match conn {
-                Ok(s) => s,
+                Ok(s) => {
+                    backoff.succeeded();
+                    s
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    thread::sleep(backoff.failed(&e));
                     continue;
                 }
             };
             let peer = stream.peer_addr().unwrap_or(self.addr);
+            if active.load(Ordering::SeqCst) >= hard_limit {
+                if flood == 0 {
+                    tracing::warn!(%peer, "far over the association limit; closing new connections at once");
+                }
+                flood += 1;
+                continue;
+            }
+            if flood > 0 {
+                tracing::warn!(closed = flood, "no longer far over the association limit");
+                flood = 0;
+            }
             let id = next_id.fetch_add(1, Ordering::Relaxed);
             let over_limit = active.fetch_add(1, Ordering::SeqCst) >= self.options.max_associations;
             let options = self.options.clone();
@@ -185,6 +213,38 @@ impl Server {
     }
 }
 
+/// How long to wait after a failed `accept` before the next: retrying at once when the
+/// process has no descriptor left spins a core and floods the log.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    /// Failures in a row.
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// An accept failed with `error`: the wait before the next try. Logs the first
+    /// failure of a run only.
+    fn failed(&mut self, error: &io::Error) -> Duration {
+        if self.failures == 0 {
+            tracing::warn!(%error, "accept failed; retrying with backoff until it succeeds");
+        }
+        self.failures = self.failures.saturating_add(1);
+        let doublings = (self.failures - 1).min(7);
+        (Self::FIRST * 2u32.pow(doublings)).min(Self::MAX)
+    }
+
+    /// An accept succeeded: a run of failures is over.
+    fn succeeded(&mut self) {
+        if self.failures > 0 {
+            tracing::warn!(failures = self.failures, "accepting again");
+            self.failures = 0;
+        }
+    }
+}
+
 /// Input for an association's thread.
 enum Input {
     Main(Chunk),
@@ -205,16 +265,17 @@ const READER_BUFFER: usize = 256 * 1024;
 /// Reads a reader thread may queue before it stops reading.
 const READS_QUEUED: usize = 16;
 
-/// Starts a thread that reads `stream` into `tx` until it closes.
+/// Starts a thread that reads `stream` into `tx` until it closes. The socket is shared
+/// with the association's thread, which writes to it: one descriptor per connection.
 fn spawn_reader(
-    mut stream: TcpStream,
+    stream: Arc<TcpStream>,
     tx: SyncSender<Input>,
     wrap: impl Fn(Chunk) -> Input + Send + 'static,
 ) {
     let _ = thread::Builder::new().name("reader".into()).spawn(move || {
         let mut buffers = ReadBuffers::new(READER_BUFFER);
         loop {
-            match stream.read(buffers.read_space()) {
+            match (&mut &*stream).read(buffers.read_space()) {
                 Ok(0) => {
                     let _ = tx.send(wrap(Chunk::Closed));
                     return;
@@ -236,7 +297,7 @@ fn spawn_reader(
 
 /// A C-MOVE sub-association's socket and the bytes its association did not take yet.
 struct SubSocket {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     pending: Pending,
     out: SendQueue,
 }
@@ -276,12 +337,12 @@ fn serve_association(
     over_limit: bool,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut writer = stream.try_clone()?;
+    let writer = Arc::new(stream);
     let (tx, rx): (SyncSender<Input>, Receiver<Input>) = sync_channel(READS_QUEUED);
-    spawn_reader(stream, tx.clone(), Input::Main);
+    spawn_reader(Arc::clone(&writer), tx.clone(), Input::Main);
 
     let now = Instant::now();
-    let mut assoc = Association::acceptor(now, options.config.clone(), Arc::clone(&options.policy));
+    let mut assoc = Scp::acceptor(now, options.config.clone(), Arc::clone(&options.policy));
     let mut scp = Scp::new(Arc::clone(&options.handlers));
     let mut out = SendQueue::new();
     let mut pending = Pending::new();
@@ -319,9 +380,11 @@ fn serve_association(
                     .and_then(|addr| TcpStream::connect_timeout(&addr, options.connect_timeout));
                 match connected.and_then(|s| s.set_nodelay(true).map(|()| s)) {
                     Ok(sub_stream) => {
-                        let reader = sub_stream.try_clone()?;
+                        let sub_stream = Arc::new(sub_stream);
                         let id = request.id;
-                        spawn_reader(reader, tx.clone(), move |c| Input::Sub(id, c));
+                        spawn_reader(Arc::clone(&sub_stream), tx.clone(), move |c| {
+                            Input::Sub(id, c)
+                        });
                         subs.insert(
                             id,
                             SubSocket {
@@ -348,7 +411,7 @@ fn serve_association(
                 let alive = scp.handle_sub_events(&mut assoc, id, Instant::now());
                 let finished = match scp.sub_association(id) {
                     Some(sub_assoc) => {
-                        if let Err(e) = flush(&mut socket.stream, sub_assoc, &mut socket.out) {
+                        if let Err(e) = flush(&socket.stream, sub_assoc, &mut socket.out) {
                             tracing::debug!(error = %e, "sub-association write failed");
                             sub_assoc.handle_transport_closed(Instant::now());
                             moved = true;
@@ -370,7 +433,7 @@ fn serve_association(
             moved |= offer(&mut assoc, &mut pending);
             // Responses the operations produced: send them, then let them produce more.
             moved |= assoc.wants_write();
-            if flush(&mut writer, &mut assoc, &mut out).is_err() {
+            if flush(&writer, &mut assoc, &mut out).is_err() {
                 assoc.handle_transport_closed(Instant::now());
                 moved = true;
             }
@@ -391,7 +454,7 @@ fn serve_association(
                 let _ = writer.shutdown(Shutdown::Both);
                 break;
             }
-            let _ = flush(&mut writer, &mut assoc, &mut out);
+            let _ = flush(&writer, &mut assoc, &mut out);
         }
         // Wait for input, the next deadline, or a shutdown check.
         let now = Instant::now();

@@ -23,7 +23,7 @@ const READ_BUFFER: usize = 1024 * 1024;
 /// (large data sets are written from the user's memory, not copied first), and shuts the
 /// socket down once the association asked to close it and nothing is left.
 pub(crate) fn flush(
-    stream: &mut TcpStream,
+    stream: &TcpStream,
     assoc: &mut Association,
     out: &mut SendQueue,
 ) -> io::Result<()> {
@@ -36,7 +36,7 @@ pub(crate) fn flush(
         while !out.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
             let filled = out.io_slices(&mut slices);
-            match stream.write_vectored(&slices[..filled]) {
+            match (&mut &*stream).write_vectored(&slices[..filled]) {
                 Ok(0) => {
                     out.clear();
                     return Err(ErrorKind::WriteZero.into());

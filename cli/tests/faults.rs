@@ -1,0 +1,291 @@
+//! Faults that a hostile or careless peer, or the machine itself, brings to `dicomwire
+//! serve`, run against each transport: what the peer sees, and what the server's process
+//! shows in `/proc` (memory, CPU, descriptors, its log).
+//!
+//! Every process is a child of the test and killed when its guard drops; every wait is
+//! bounded (a test's budget is 60 s). These need no peer but `prlimit` (util-linux), and
+//! run in plain `cargo test`.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dicomwire::dimse::{CStoreRq, Message, Priority, Status};
+use dicomwire::pdu::{AeTitle, PresentationContextId};
+use dicomwire::service::uids;
+use dicomwire::ul::{Association, AssociationConfig, AssociationRequest, Event, ProposedContext};
+use support::*;
+
+/// The transports `serve` offers; every fault runs against each.
+const TRANSPORTS: &[&str] = &["mio", "std"];
+
+const MIB: usize = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------
+// The server's process, as /proc shows it
+
+/// A line of `/proc/PID/status` in KiB (`VmHWM`: the peak resident set).
+fn status_kib(pid: u32, field: &str) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// User plus system CPU time of the whole process (every thread), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// Clock ticks per second for `/proc/PID/stat` (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: u64 = 100;
+
+// ---------------------------------------------------------------------------------------
+// A requestor driven over a blocking socket, for what the CLI clients do not send
+
+/// One association as a requestor, over a blocking socket, each wait bounded.
+struct Wire {
+    stream: TcpStream,
+    assoc: Association,
+    buf: Vec<u8>,
+}
+
+impl Wire {
+    /// Connects to 127.0.0.1:`port` and establishes an association proposing `contexts`.
+    fn associate(port: u16, contexts: &[&dicomwire::pdu::Uid]) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut request = AssociationRequest::new(
+            AeTitle::new("FAULTS").expect("AE"),
+            AeTitle::new("DICOMWIRE").expect("AE"),
+        );
+        for uid in contexts {
+            request = request.with_context(ProposedContext::new(
+                (*uid).clone(),
+                uids::uncompressed_transfer_syntaxes(),
+            ));
+        }
+        let now = Instant::now();
+        let mut assoc =
+            Association::requestor(now, AssociationConfig::default(), request).expect("request");
+        assoc.handle_transport_connected(now).expect("connected");
+        let mut wire = Self {
+            stream,
+            assoc,
+            buf: vec![0; 256 * 1024],
+        };
+        match wire.next_event() {
+            Event::Established(_) => wire,
+            other => panic!("association not established: {other:?}"),
+        }
+    }
+
+    /// Sends what is queued, one PDU at a time.
+    fn flush(&mut self) {
+        let mut out = Vec::new();
+        loop {
+            out.clear();
+            if self.assoc.poll_transmit(Instant::now(), &mut out).is_none() {
+                return;
+            }
+            self.stream.write_all(&out).expect("write");
+        }
+    }
+
+    /// The next event, reading as needed; panics after the test's budget.
+    fn next_event(&mut self) -> Event {
+        let until = deadline(CLIENT_TIMEOUT);
+        loop {
+            self.flush();
+            if let Some(event) = self.assoc.poll_event() {
+                return event;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no event from the server in time");
+            self.stream
+                .set_read_timeout(Some(left.min(Duration::from_secs(1))))
+                .expect("timeout");
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => self.assoc.handle_transport_closed(Instant::now()),
+                Ok(n) => {
+                    let taken = self
+                        .assoc
+                        .handle_input(Instant::now(), &self.buf[..n])
+                        .expect("input");
+                    assert_eq!(taken, n, "the requestor held input back");
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// The accepted context for `sop_class`.
+    fn context(&self, sop_class: &dicomwire::pdu::Uid) -> PresentationContextId {
+        let n = self.assoc.negotiated().expect("established");
+        n.accepted()
+            .find(|c| &c.abstract_syntax == sop_class)
+            .map(|c| c.id)
+            .unwrap_or_else(|| panic!("{sop_class} not accepted"))
+    }
+
+    /// A C-STORE-RQ with `data` on `context` (whatever its SOP class); its status.
+    fn store(&mut self, context: PresentationContextId, data: Bytes) -> Status {
+        let rq = Message::CStoreRq(CStoreRq {
+            message_id: 0,
+            affected_sop_class_uid: uids::HANGING_PROTOCOL_STORAGE.to_string(),
+            affected_sop_instance_uid: "1.2.826.0.1.3680043.2.1143.1".into(),
+            priority: Priority::Medium,
+            move_originator_ae_title: None,
+            move_originator_message_id: None,
+        });
+        let id = self
+            .assoc
+            .send_request(Instant::now(), context, rq, Some(data))
+            .expect("C-STORE-RQ");
+        loop {
+            match self.next_event() {
+                Event::Message(m) if m.message.responded_to() == Some(id) => {
+                    return m.message.status().expect("a status");
+                }
+                Event::Aborted(a) => panic!("aborted during the C-STORE: {a}"),
+                Event::Closed => panic!("closed during the C-STORE"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Releases and waits for the confirmation.
+    fn release(mut self) {
+        self.assoc.release(Instant::now()).expect("release");
+        loop {
+            match self.next_event() {
+                Event::Released | Event::Closed => return,
+                Event::Aborted(a) => panic!("aborted during release: {a}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Data sets that will be refused cost no memory
+
+#[test]
+fn refused_store_data_sets_keep_serve_memory_flat() {
+    start_budget(TEST_BUDGET);
+    // Four peers at once send 64 MiB each on the Verification context of a server that
+    // stores nothing (no --store): each gets 0x0122, and the server's peak resident set
+    // stays far below what gathering even one data set would take.
+    let data = Bytes::from(vec![0xA5_u8; 64 * MIB]);
+    for transport in TRANSPORTS {
+        let (server, port) = serve_on(transport, &[]);
+        let pid = server.child.id();
+        let before = status_kib(pid, "VmHWM");
+        let peers: Vec<_> = (0..4)
+            .map(|_| {
+                let data = data.clone();
+                std::thread::spawn(move || {
+                    start_budget(TEST_BUDGET);
+                    let mut wire = Wire::associate(port, &[&uids::VERIFICATION]);
+                    let context = wire.context(&uids::VERIFICATION);
+                    let status = wire.store(context, data);
+                    wire.release();
+                    status
+                })
+            })
+            .collect();
+        for peer in peers {
+            let status = peer.join().expect("peer thread");
+            assert_eq!(status, Status::SOP_CLASS_NOT_SUPPORTED, "{transport}");
+        }
+        let peak = status_kib(pid, "VmHWM");
+        assert!(
+            peak < before + 48 * 1024,
+            "{transport}: serve's peak RSS went from {before} KiB to {peak} KiB while 4 x 64 MiB were refused\n{}",
+            server.logs()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// No descriptor left
+
+#[test]
+fn past_the_descriptor_limit_serve_backs_off_and_recovers() {
+    start_budget(TEST_BUDGET);
+    for transport in TRANSPORTS {
+        // 48 descriptors: about 40 connections, then accept fails with EMFILE.
+        let mut prlimit = Command::new("prlimit");
+        prlimit.args(["--nofile=48:48", "--", DICOMWIRE]);
+        let (mut server, port) = serve_with(prlimit, transport, &[]);
+        let pid = server.child.id();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // More idle connections than it has descriptors: they queue in the backlog.
+        let fillers: Vec<TcpStream> = (0..80)
+            .map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect"))
+            .collect();
+        // A real client queued behind them.
+        let mut echo = Command::new(DICOMWIRE);
+        echo.args(["echo", &format!("127.0.0.1:{port}")]);
+        let client = std::thread::spawn(move || {
+            start_budget(TEST_BUDGET);
+            run("dicomwire echo", &mut echo)
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        // Out of descriptors, it neither spins nor floods its log.
+        let (ticks, start) = (cpu_ticks(pid), Instant::now());
+        std::thread::sleep(Duration::from_secs(2));
+        let used = cpu_ticks(pid) - ticks;
+        let seconds = start.elapsed().as_secs_f64();
+        server.assert_running();
+        assert!(
+            used * 4 < TICKS_PER_SECOND * 2,
+            "{transport}: {used} ticks of CPU in {seconds:.1} s with no descriptor left\n{}",
+            server.logs()
+        );
+        let warnings = lossy(&server.stderr)
+            .lines()
+            .filter(|l| l.contains("accept failed"))
+            .count();
+        assert!(
+            (1..=2).contains(&warnings),
+            "{transport}: {warnings} lines about failed accepts\n{}",
+            server.logs()
+        );
+        // Descriptors free up: the queued client is served, without a new connection.
+        let freed = Instant::now();
+        drop(fillers);
+        let outcome = client.join().expect("client thread");
+        outcome.assert_success(&format!(
+            "{transport}: echo queued past the descriptor limit"
+        ));
+        assert!(
+            freed.elapsed() < Duration::from_secs(5),
+            "{transport}: the queued client waited {:?} after descriptors freed up",
+            freed.elapsed()
+        );
+        assert!(
+            lossy(&server.stderr).contains("accepting again"),
+            "{transport}: no line saying accept recovered\n{}",
+            server.logs()
+        );
+    }
+}
