@@ -170,6 +170,10 @@ struct ServeArgs {
     /// ARTIM timeout in seconds.
     #[arg(long, default_value_t = 30)]
     artim_timeout: u64,
+    /// End an association idle this many seconds (nothing outstanding, nothing
+    /// received); also the most a PDU may take to arrive once started. 0: never.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
     /// The largest P-DATA-TF we accept (announced to peers).
     #[arg(long, default_value_t = dicomwire::pdu::DEFAULT_MAX_PDU_LENGTH)]
     max_pdu: u32,
@@ -188,6 +192,15 @@ struct ScuArgs {
     /// The largest P-DATA-TF we accept.
     #[arg(long, default_value_t = dicomwire::pdu::DEFAULT_MAX_PDU_LENGTH)]
     max_pdu: u32,
+    /// Release the association after this many idle seconds; abort when a response or
+    /// a PDU takes longer. 0: never.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+}
+
+/// `SECS` of a timeout flag, 0 meaning none.
+fn optional_seconds(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 fn main() -> ExitCode {
@@ -501,6 +514,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let mut config = AssociationConfig {
         max_pdu_length: args.max_pdu,
         artim_timeout: Duration::from_secs(args.artim_timeout),
+        idle_timeout: optional_seconds(args.idle_timeout),
         ..AssociationConfig::default()
     };
     // --store: instances go to their files fragment by fragment (DirectoryStore::begin),
@@ -623,6 +637,8 @@ fn connect(scu: &ScuArgs, services: &[ScuService]) -> Result<Client, String> {
     let request = association_request(ae(&scu.aet, "calling")?, ae(&scu.aec, "called")?, services);
     let mut config = AssociationConfig {
         max_pdu_length: scu.max_pdu,
+        idle_timeout: optional_seconds(scu.idle_timeout),
+        dimse_timeout: optional_seconds(scu.idle_timeout),
         ..AssociationConfig::default()
     };
     // C-GET: instances are written to their files as their fragments arrive, rather than

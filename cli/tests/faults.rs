@@ -65,6 +65,12 @@ struct Wire {
 impl Wire {
     /// Connects to 127.0.0.1:`port` and establishes an association proposing `contexts`.
     fn associate(port: u16, contexts: &[&dicomwire::pdu::Uid]) -> Self {
+        Self::try_associate(port, contexts)
+            .unwrap_or_else(|other| panic!("association not established: {other:?}"))
+    }
+
+    /// Connects and asks to associate; the first event that is not the establishment.
+    fn try_associate(port: u16, contexts: &[&dicomwire::pdu::Uid]) -> Result<Self, Event> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
         stream.set_nodelay(true).expect("nodelay");
@@ -88,8 +94,8 @@ impl Wire {
             buf: vec![0; 256 * 1024],
         };
         match wire.next_event() {
-            Event::Established(_) => wire,
-            other => panic!("association not established: {other:?}"),
+            Event::Established(_) => Ok(wire),
+            other => Err(other),
         }
     }
 
@@ -167,6 +173,30 @@ impl Wire {
                 }
                 Event::Aborted(a) => panic!("aborted during the C-STORE: {a}"),
                 Event::Closed => panic!("closed during the C-STORE"),
+                _ => {}
+            }
+        }
+    }
+
+    /// A C-ECHO on the Verification context; panics unless it succeeds.
+    fn echo(&mut self) {
+        let context = self.context(&uids::VERIFICATION);
+        let rq = Message::CEchoRq(dicomwire::dimse::CEchoRq {
+            message_id: 0,
+            affected_sop_class_uid: uids::VERIFICATION.to_string(),
+        });
+        let id = self
+            .assoc
+            .send_request(Instant::now(), context, rq, None)
+            .expect("C-ECHO-RQ");
+        loop {
+            match self.next_event() {
+                Event::Message(m) if m.message.responded_to() == Some(id) => {
+                    assert_eq!(m.message.status(), Some(Status::SUCCESS));
+                    return;
+                }
+                Event::Aborted(a) => panic!("aborted during the C-ECHO: {a}"),
+                Event::Closed => panic!("closed during the C-ECHO"),
                 _ => {}
             }
         }
@@ -286,6 +316,117 @@ fn past_the_descriptor_limit_serve_backs_off_and_recovers() {
             lossy(&server.stderr).contains("accepting again"),
             "{transport}: no line saying accept recovered\n{}",
             server.logs()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Peers that hold a slot and say nothing
+
+#[test]
+fn idle_associations_do_not_lock_others_out() {
+    start_budget(TEST_BUDGET);
+    for transport in TRANSPORTS {
+        // ARTIM 1 s: an aborted association holds its connection until the peer closes
+        // it or ARTIM expires (PS3.8 Sta13).
+        let (server, port) = serve_on(
+            transport,
+            &[
+                "--max-associations",
+                "4",
+                "--idle-timeout",
+                "2",
+                "--artim-timeout",
+                "1",
+            ],
+        );
+        // Four peers associate and then say nothing.
+        let idle: Vec<Wire> = (0..4)
+            .map(|_| Wire::associate(port, &[&uids::VERIFICATION]))
+            .collect();
+        let opened = Instant::now();
+        match Wire::try_associate(port, &[&uids::VERIFICATION]) {
+            Err(Event::Rejected(r)) => assert_eq!(
+                r.rj.source.codes(),
+                (3, 2),
+                "{transport}: a fifth is rejected as local-limit-exceeded: {r}"
+            ),
+            Ok(_) => panic!("{transport}: a fifth association was accepted over the limit"),
+            Err(other) => panic!("{transport}: a fifth association: {other:?}"),
+        }
+        // Once the idle timeout passed, the server aborted them and serves a fifth.
+        std::thread::sleep(Duration::from_millis(3500).saturating_sub(opened.elapsed()));
+        let mut fifth = Wire::associate(port, &[&uids::VERIFICATION]);
+        assert!(
+            opened.elapsed() < Duration::from_secs(5),
+            "{transport}: the fifth waited {:?}\n{}",
+            opened.elapsed(),
+            server.logs()
+        );
+        fifth.echo();
+        fifth.release();
+        for mut wire in idle {
+            match wire.next_event() {
+                Event::Aborted(a) => assert!(
+                    matches!(a, dicomwire::ul::Aborted::ByPeer(_)),
+                    "{transport}: {a}"
+                ),
+                other => {
+                    panic!("{transport}: an idle peer saw {other:?}, not the server's A-ABORT")
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_trickled_pdu_is_aborted() {
+    start_budget(TEST_BUDGET);
+    for transport in TRANSPORTS {
+        let (server, port) = serve_on(transport, &["--idle-timeout", "1"]);
+        let mut wire = Wire::associate(port, &[&uids::VERIFICATION]);
+        // A P-DATA-TF announcing 2,000 bytes, whose body comes one byte every 200 ms.
+        let mut header = vec![0x04, 0x00];
+        header.extend_from_slice(&2000u32.to_be_bytes());
+        wire.stream.write_all(&header).expect("write");
+        let started = Instant::now();
+        let mut aborted = false;
+        while started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(200));
+            if wire.stream.write_all(&[0]).is_err() {
+                aborted = true;
+                break;
+            }
+            wire.stream
+                .set_read_timeout(Some(Duration::from_millis(10)))
+                .expect("timeout");
+            let mut answer = [0u8; 10];
+            match wire.stream.read(&mut answer) {
+                Ok(0) => {
+                    aborted = true;
+                    break;
+                }
+                Ok(n) => {
+                    assert_eq!(
+                        answer[0], 0x07,
+                        "{transport}: the server's answer is an A-ABORT ({n} bytes)"
+                    );
+                    aborted = true;
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        assert!(
+            aborted,
+            "{transport}: a PDU trickled for {:?} was not aborted\n{}",
+            started.elapsed(),
+            server.logs()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{transport}: aborted only after {:?}",
+            started.elapsed()
         );
     }
 }

@@ -749,7 +749,10 @@ fn silent_peer_after_associate_rq() {
 
 #[test]
 fn timers_are_disarmed_once_established() {
-    let mut pair = echo_pair(Chunking::Whole);
+    // Without an idle timeout (the idle timer's own tests are in timers.rs).
+    let mut config = ul_config();
+    config.idle_timeout = None;
+    let mut pair = Pair::new(Chunking::Whole, config, echo_request(), echo_policy());
     assert!(pair.side(Side::Requestor).poll_timeout().is_some());
     assert!(pair.side(Side::Acceptor).poll_timeout().is_some());
     pair.drive();

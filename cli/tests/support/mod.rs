@@ -174,13 +174,11 @@ pub fn serve_on(transport: &str, args: &[&str]) -> (Peer, u16) {
 /// `dicomwire serve` run by `command` (the binary itself, or a wrapper such as
 /// `prlimit ... --` whose last argument is the binary), with `args`.
 pub fn serve_with(mut command: Command, transport: &str, args: &[&str]) -> (Peer, u16) {
-    let mut peer = Peer::spawn(
-        "dicomwire serve",
-        command
-            .args(["serve", "--bind", "127.0.0.1:0", "--artim-timeout", "10"])
-            .args(["--transport", transport])
-            .args(args),
-    );
+    command.args(["serve", "--bind", "127.0.0.1:0", "--transport", transport]);
+    if !args.contains(&"--artim-timeout") {
+        command.args(["--artim-timeout", "10"]);
+    }
+    let mut peer = Peer::spawn("dicomwire serve", command.args(args));
     let line = peer.wait_for_line("dicomwire serving on ");
     let port = line
         .strip_prefix("dicomwire serving on ")

@@ -13,6 +13,7 @@ use super::negotiation::{
     RejectReason, Role, apply_accept_options, negotiate_as_acceptor, negotiate_as_requestor,
     provider_check,
 };
+use super::timer::{Activity, Timer, Timers};
 use super::{PduOut, SendQueue};
 use bytes::Bytes;
 
@@ -55,47 +56,6 @@ impl fmt::Display for AppliedTransition {
             "{} --{}/{}--> {}",
             self.from, self.event, self.action, self.to
         )
-    }
-}
-
-/// The deadlines an association can have armed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Timer {
-    /// ARTIM (PS3.8 9.1.5), armed only in Sta2 and Sta13.
-    Artim,
-    /// A requestor waiting for the A-ASSOCIATE-AC or -RJ (Sta5). On expiry we abort.
-    AssociateResponse,
-    /// Waiting for the peer's A-RELEASE-RP (Sta7, Sta9–Sta12). On expiry we abort.
-    ReleaseResponse,
-}
-
-impl Timer {
-    const ALL: [Self; 3] = [Self::Artim, Self::AssociateResponse, Self::ReleaseResponse];
-
-    const fn index(self) -> usize {
-        match self {
-            Self::Artim => 0,
-            Self::AssociateResponse => 1,
-            Self::ReleaseResponse => 2,
-        }
-    }
-
-    /// The states in which the timer stays armed; leaving them disarms it.
-    fn armed_in(self, state: State) -> bool {
-        use State::*;
-        match self {
-            Self::Artim => matches!(state, AwaitingAssociateRq | AwaitingTransportClose),
-            Self::AssociateResponse => state == AwaitingAssociateResponse,
-            Self::ReleaseResponse => matches!(
-                state,
-                AwaitingReleaseRp
-                    | CollisionRequestorAwaitingLocalResponse
-                    | CollisionAcceptorAwaitingReleaseRp
-                    | CollisionRequestorAwaitingReleaseRp
-                    | CollisionAcceptorAwaitingLocalResponse
-            ),
-        }
     }
 }
 
@@ -261,12 +221,10 @@ impl fmt::Display for Aborted {
             }
             Self::TransportClosed => f.write_str("transport connection closed by the peer"),
             Self::Timeout(Timer::Artim) => f.write_str("ARTIM expired"),
-            Self::Timeout(Timer::AssociateResponse) => {
-                f.write_str("no A-ASSOCIATE-AC or -RJ in time; aborted")
+            Self::Timeout(Timer::Connect) => {
+                f.write_str("the transport connection did not open in time")
             }
-            Self::Timeout(Timer::ReleaseResponse) => {
-                f.write_str("no A-RELEASE-RP in time; aborted")
-            }
+            Self::Timeout(timer) => write!(f, "{}; aborted", timer.describe()),
             Self::Dimse(v) => write!(f, "aborted: {v}"),
         }
     }
@@ -481,7 +439,7 @@ pub struct Association {
     ops: Operations,
     /// Set while processing a P-DATA-TF that broke the DIMSE rules; acted on after it.
     dimse_violation: Option<DimseViolation>,
-    timers: [Option<Instant>; 3],
+    timers: Timers,
     close_transport: bool,
     connected: bool,
     last_transition: Option<AppliedTransition>,
@@ -515,11 +473,12 @@ impl Association {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         let rq = request.to_pdu(&config)?;
-        let mut assoc = Self::new(Role::Requestor, config, None);
+        let mut assoc = Self::new(now, Role::Requestor, config, None);
         assoc.request = Some(Box::new(rq));
         assoc
             .dispatch(now, fsm::Event::AssociateRequest, Input::None)
             .map_err(|_| ConfigError::NoPresentationContext)?;
+        assoc.arm(now, Timer::Connect);
         Ok(assoc)
     }
 
@@ -534,14 +493,19 @@ impl Association {
             tracing::warn!("invalid association configuration; using the defaults");
             AssociationConfig::default()
         };
-        let mut assoc = Self::new(Role::Acceptor, config, Some(policy));
+        let mut assoc = Self::new(now, Role::Acceptor, config, Some(policy));
         assoc.connected = true;
         // Sta1 + Evt5 is always defined.
         let _ = assoc.dispatch(now, fsm::Event::TransportConnectIndication, Input::None);
         assoc
     }
 
-    fn new(role: Role, config: AssociationConfig, policy: Option<Arc<AcceptorPolicy>>) -> Self {
+    fn new(
+        now: Instant,
+        role: Role,
+        config: AssociationConfig,
+        policy: Option<Arc<AcceptorPolicy>>,
+    ) -> Self {
         Self {
             role,
             state: State::Idle,
@@ -560,7 +524,7 @@ impl Association {
             reassembler: Reassembler::new(),
             ops: Operations::default(),
             dimse_violation: None,
-            timers: [None; 3],
+            timers: Timers::new(now),
             close_transport: false,
             connected: false,
             last_transition: None,
@@ -637,12 +601,18 @@ impl Association {
         self.transitions_applied
     }
 
-    /// The next deadline and which timer it is.
+    /// The next deadline and which timer it is (the table on [`Timer`] says what each
+    /// ends, and how).
     pub fn next_timer(&self) -> Option<(Instant, Timer)> {
-        Timer::ALL
-            .into_iter()
-            .filter_map(|t| self.timers[t.index()].map(|d| (d, t)))
-            .min_by_key(|(d, _)| *d)
+        self.timers.next(self.activity(), &self.config)
+    }
+
+    fn activity(&self) -> Activity {
+        Activity {
+            state: self.state,
+            invoked: self.ops.invoked_count(),
+            performing: self.ops.performing_count(),
+        }
     }
 
     // ----------------------------------------------------------------------------------
@@ -660,7 +630,14 @@ impl Association {
         self.transmit_into(now, queue)
     }
 
-    fn transmit_into<O: PduOut>(&mut self, _now: Instant, out: &mut O) -> Option<Transmit> {
+    fn transmit_into<O: PduOut>(&mut self, now: Instant, out: &mut O) -> Option<Transmit> {
+        let sent = self.next_pdu(out);
+        self.timers
+            .sending(now, !self.outq.is_empty(), sent.is_some());
+        sent
+    }
+
+    fn next_pdu<O: PduOut>(&mut self, out: &mut O) -> Option<Transmit> {
         match self.outq.front_mut()? {
             Outgoing::Pdu(_) => {
                 let Some(Outgoing::Pdu(pdu)) = self.outq.pop_front() else {
@@ -730,21 +707,26 @@ impl Association {
     /// Fires every timer due at `now`. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         for timer in Timer::ALL {
-            let Some(deadline) = self.timers[timer.index()] else {
-                continue;
-            };
-            if deadline > now {
+            let due = self
+                .timers
+                .deadline(timer, self.activity(), &self.config)
+                .is_some_and(|deadline| deadline <= now);
+            if !due {
                 continue;
             }
-            self.timers[timer.index()] = None;
+            self.timers.disarm(timer);
             match timer {
                 Timer::Artim => {
                     if fsm::transition(self.state, fsm::Event::ArtimExpired).is_some() {
                         let _ = self.dispatch(now, fsm::Event::ArtimExpired, Input::None);
                     }
                 }
-                Timer::AssociateResponse | Timer::ReleaseResponse => {
-                    tracing::warn!(state = %self.state, ?timer, "deadline expired; aborting");
+                Timer::Idle if self.role == Role::Requestor => {
+                    tracing::info!(state = %self.state, "idle for too long; releasing");
+                    let _ = self.dispatch(now, fsm::Event::ReleaseRequest, Input::None);
+                }
+                _ => {
+                    tracing::warn!(state = %self.state, ?timer, "{}; aborting", timer.describe());
                     let _ = self.dispatch(
                         now,
                         fsm::Event::AbortRequest,
@@ -763,11 +745,21 @@ impl Association {
         if !self.connected {
             return Err(ApiMisuse::NoTransport(self.state));
         }
+        if !input.is_empty() {
+            self.timers.activity(now);
+        }
+        let taken = self.take_input(now, input);
+        self.timers.partial_pdu(now, !self.inbuf.is_empty());
+        self.timers.sending(now, !self.outq.is_empty(), false);
+        Ok(taken)
+    }
+
+    fn take_input(&mut self, now: Instant, input: &[u8]) -> usize {
         let mut rest = input;
         while !rest.is_empty() {
             if self.state == State::Idle || self.input_dead {
                 // The association is over or the stream lost its framing: discard.
-                return Ok(input.len());
+                return input.len();
             }
             if self.events.len() >= MAX_PENDING_EVENTS {
                 break;
@@ -791,7 +783,7 @@ impl Association {
                 rest = self.continue_buffered(now, rest);
             }
         }
-        Ok(input.len() - rest.len())
+        input.len() - rest.len()
     }
 
     /// [`handle_input`](Self::handle_input) for input the caller holds as [`Bytes`]: the
@@ -1058,6 +1050,7 @@ impl Association {
             },
         );
         tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
+        self.timers.activity(now);
         self.dispatch(
             now,
             fsm::Event::PDataRequest,
@@ -1117,6 +1110,7 @@ impl Association {
         )?;
         if !status.is_pending() {
             self.ops.complete_performing(id);
+            self.timers.activity(now);
         }
         Ok(())
     }
@@ -1319,23 +1313,19 @@ impl Association {
         self.last_transition = Some(applied);
         self.transitions_applied += 1;
         self.enter(next);
+        self.timers.sending(now, !self.outq.is_empty(), false);
         Ok(())
     }
 
     fn enter(&mut self, next: State) {
         let from = self.state;
         self.state = next;
-        for timer in [Timer::AssociateResponse, Timer::ReleaseResponse] {
-            if !timer.armed_in(next) {
-                self.timers[timer.index()] = None;
-            }
-        }
+        self.timers.entered(next);
         debug_assert!(
-            self.timers[Timer::Artim.index()].is_none() || Timer::Artim.armed_in(next),
+            !self.timers.is_armed(Timer::Artim) || Timer::Artim.armed_in(next),
             "ARTIM armed in {next}"
         );
         if next == State::Idle {
-            self.timers = [None; 3];
             self.outq.clear();
             self.inbuf = Vec::new();
             if from != State::Idle {
@@ -1347,10 +1337,13 @@ impl Association {
     fn arm(&mut self, now: Instant, timer: Timer) {
         let after = match timer {
             Timer::Artim => self.config.artim_timeout,
+            Timer::Connect => self.config.connect_timeout,
             Timer::AssociateResponse => self.config.associate_timeout,
             Timer::ReleaseResponse => self.config.release_timeout,
+            // The others are derived from what the association does, not armed.
+            _ => return,
         };
-        self.timers[timer.index()] = Some(now + after);
+        self.timers.arm(timer, now, after);
     }
 
     fn queue(&mut self, pdu: &Pdu<'_>) {
@@ -1419,7 +1412,7 @@ impl Association {
             }
             Action::AE5 => self.arm(now, Timer::Artim),
             Action::AE6 => {
-                self.timers[Timer::Artim.index()] = None;
+                self.timers.disarm(Timer::Artim);
                 let Input::Pdu(Pdu::AssociateRq(rq)) = input else {
                     return State::AwaitingTransportClose;
                 };
@@ -1460,6 +1453,7 @@ impl Association {
                     (self.pending_accept.take(), self.request.as_deref())
                 {
                     apply_accept_options(&mut ac, &mut negotiated, rq, options);
+                    self.timers.activity(now);
                     self.queue(&Pdu::AssociateAc(ac));
                     self.negotiated = Some(negotiated.clone());
                     self.events.push_back(Event::Established(negotiated));
@@ -1503,7 +1497,7 @@ impl Association {
                 self.queue(&Pdu::ReleaseRp);
                 self.arm(now, Timer::Artim);
             }
-            Action::AR5 => self.timers[Timer::Artim.index()] = None,
+            Action::AR5 => self.timers.disarm(Timer::Artim),
             Action::AR8 => {
                 self.events
                     .push_back(Event::ReleaseRequested { collision: true });
@@ -1541,9 +1535,12 @@ impl Association {
                 }
             }
             Action::AA2 => {
-                self.timers[Timer::Artim.index()] = None;
+                self.timers.disarm(Timer::Artim);
                 self.close_transport = true;
-                if self.state == State::AwaitingAssociateRq {
+                if let Input::Abort(LocalAbortCause::Timeout(timer)) = input {
+                    self.events
+                        .push_back(Event::Aborted(Aborted::Timeout(timer)));
+                } else if self.state == State::AwaitingAssociateRq {
                     match input {
                         Input::Pdu(Pdu::Abort(a)) => {
                             self.events.push_back(Event::Aborted(Aborted::ByPeer(a)))
@@ -1565,7 +1562,7 @@ impl Association {
             Action::AA4 => self
                 .events
                 .push_back(Event::Aborted(Aborted::TransportClosed)),
-            Action::AA5 => self.timers[Timer::Artim.index()] = None,
+            Action::AA5 => self.timers.disarm(Timer::Artim),
             Action::AA6 => {}
             Action::AA7 => {
                 let reason = match &input {

@@ -12,13 +12,15 @@ pub use fsm::State;
 mod negotiation;
 mod read_buffers;
 mod send_queue;
+mod timer;
 pub use read_buffers::ReadBuffers;
 pub(crate) use send_queue::PduOut;
 pub use send_queue::SendQueue;
+pub use timer::Timer;
 
 pub use association::{
     Aborted, ApiMisuse, AppliedTransition, Association, Event, IncomingAssociation,
-    MAX_PENDING_EVENTS, OwnedPdv, PDataIndication, Rejected, Timer, Transmit, Violation,
+    MAX_PENDING_EVENTS, OwnedPdv, PDataIndication, Rejected, Transmit, Violation,
 };
 pub use negotiation::{
     AcceptOptions, AcceptorPolicy, AssociationConfig, AssociationRequest, ConfigError,

@@ -46,6 +46,16 @@ pub struct AssociationConfig {
     pub associate_timeout: Duration,
     /// How long we wait for the A-RELEASE-RP after our A-RELEASE-RQ before aborting.
     pub release_timeout: Duration,
+    /// How long a requestor's transport connection may take to open.
+    pub connect_timeout: Duration,
+    /// How long we wait for a response to a request we invoked (since the request, or
+    /// since the last byte received) before aborting; `None`: for ever.
+    pub dimse_timeout: Option<Duration>,
+    /// How long an established association with nothing outstanding may go without
+    /// receiving anything (the acceptor then aborts, the requestor releases); also how
+    /// long one PDU may take to arrive once it started, and how long the peer may take
+    /// none of what we send. `None`: for ever. See [`Timer`](super::Timer).
+    pub idle_timeout: Option<Duration>,
     /// Our implementation class UID (item 0x52).
     pub implementation_class_uid: Uid,
     /// Our implementation version name (item 0x55), 1 to 16 characters.
@@ -63,6 +73,9 @@ impl Default for AssociationConfig {
             artim_timeout: Duration::from_secs(30),
             associate_timeout: Duration::from_secs(30),
             release_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            dimse_timeout: Some(Duration::from_secs(60)),
+            idle_timeout: Some(Duration::from_secs(60)),
             implementation_class_uid: IMPLEMENTATION_CLASS_UID,
             implementation_version_name: Some(IMPLEMENTATION_VERSION_NAME.to_owned()),
             dimse: DimseConfig::default(),
