@@ -19,9 +19,11 @@ pub const DEFAULT_BUFFER_LIMIT: usize = 64 * 1024;
 /// It sits between a transport's socket and a dicomwire session
 /// (`dicomwire::ul::Association`, or one of the core's sessions): ciphertext
 /// from the socket goes in, the peer's plaintext comes out for the session; the session's
-/// bytes go in, ciphertext for the socket comes out. It never reads a socket, a file or a
-/// clock of its own; rustls reads the wall clock only to check certificate dates (see
-/// [`TlsClientConfig::with_fixed_time`]).
+/// bytes go in, ciphertext for the socket comes out. It never touches a socket, a file, a
+/// thread or a clock of its own. Inside rustls, two things come from the system: the wall
+/// time, through the configuration's time provider, to check certificate dates and
+/// session-ticket ages ([`TlsClientConfig::with_fixed_time`] pins it), and random numbers
+/// for keys.
 ///
 /// # Driving it
 ///
@@ -333,9 +335,10 @@ impl TlsLayer {
         self.conn.wants_write()
     }
 
-    /// True when the layer would take ciphertext now: false while the peer's plaintext
-    /// waits undrained, after the peer's close_notify and after a failure. A transport can
-    /// use it for read interest.
+    /// True when the layer wants ciphertext now: false while the peer's plaintext waits
+    /// undrained, while our handshake flight waits for
+    /// [`poll_ciphertext`](Self::poll_ciphertext), after the peer's close_notify and after
+    /// a failure. A transport can use it for read interest.
     pub fn wants_read(&self) -> bool {
         self.failure.is_none() && self.conn.wants_read()
     }

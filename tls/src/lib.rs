@@ -28,8 +28,7 @@
 //!
 //! This also interoperates with peers of **B.11, the Non-downgrading BCP 195** profile,
 //! which negotiate TLS 1.2 with ECDHE and AES-GCM: DCMTK 3.6.7's default
-//! (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256` among others) or pynetdicom over Python's
-//! `ssl` defaults.
+//! (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256` among others).
 //!
 //! Not offered: the retired **Basic TLS** (B.1, `TLS_RSA_WITH_3DES_EDE_CBC_SHA`), **AES
 //! TLS** (B.9, `TLS_RSA_WITH_AES_128_CBC_SHA`) and the other BCP 195 profiles' CBC and
