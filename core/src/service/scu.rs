@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use super::dataset::{self, DataSetError};
 use super::provider::{StoreHandler, StoreRequest, StoreStart};
-use super::scp::panic_text;
+use super::scp::handler::panic_text;
 use super::streamed::{StoreEnd, StreamedStore};
 use super::uids;
 use crate::dimse::{

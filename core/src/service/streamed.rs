@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use bytes::{Bytes, BytesMut};
 
 use super::provider::{HandlerError, StoreHandler, StoreSink, StoreStart};
-use super::scp::panic_text;
+use super::scp::handler::panic_text;
 use crate::dimse::{DataSet, Status};
 
 /// Where a streamed C-STORE's data set goes while it arrives.

@@ -1,0 +1,231 @@
+//! C-FIND (Modality Worklist and Hanging Protocol): [`Scp::start_find`] checks the
+//! request and calls the handler, giving a [`FindJob`] that [`Scp::poll`] steps, one
+//! response per step, until its final response. A failure before the handler gives its
+//! results is answered at once by the caller.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::handler::panic_text;
+use super::reply::{detail, resolve_reply};
+use super::{Job, Scp, calling_ae};
+use crate::dimse::{self, CFindRsp, Message, MessageId, Service, Status, StatusDetail};
+use crate::pdu::{PresentationContextId, Uid};
+use crate::service::dataset;
+use crate::service::model::{self, InformationModel};
+use crate::service::provider::{FindHandler, FindItem, FindRequest, FindResults, Reply};
+use crate::service::uids;
+use crate::ul::Association;
+
+/// A C-FIND whose handler gave its results: they become responses one at a time.
+pub(super) struct FindJob {
+    context_id: PresentationContextId,
+    pub(super) message_id: MessageId,
+    sop_class_uid: String,
+    service: Service,
+    transfer_syntax: Uid,
+    results: FindResults,
+    pending: Status,
+}
+
+impl Scp {
+    /// Starts a C-FIND: the job is queued, or the failure status to answer returned.
+    pub(super) fn start_find(
+        &mut self,
+        assoc: &Association,
+        context_id: PresentationContextId,
+        rq: &dimse::CFindRq,
+        data: Option<dimse::DataSet>,
+    ) -> Result<(), (Status, StatusDetail)> {
+        let (service, handler, model): (Service, Option<&Arc<dyn FindHandler>>, &InformationModel) =
+            match rq.affected_sop_class_uid.as_str() {
+                s if s == uids::MODALITY_WORKLIST_FIND.as_str() => (
+                    Service::FindWorklist,
+                    self.handlers.worklist.as_ref(),
+                    &model::MODALITY_WORKLIST,
+                ),
+                s if s == uids::HANGING_PROTOCOL_FIND.as_str() => (
+                    Service::FindHangingProtocol,
+                    self.handlers.hanging_protocol_find.as_ref(),
+                    &model::HANGING_PROTOCOL,
+                ),
+                _ => (Service::FindWorklist, None, &model::MODALITY_WORKLIST),
+            };
+        let Some(handler) = handler.cloned() else {
+            return Err((Status::SOP_CLASS_NOT_SUPPORTED, StatusDetail::default()));
+        };
+        let Some(data) = data else {
+            tracing::warn!("C-FIND-RQ without an identifier");
+            return Err((
+                Status::FIND_IDENTIFIER_DECODE_FAILED,
+                detail("no identifier"),
+            ));
+        };
+        let identifier = dataset::decode(&data).map_err(|e| {
+            tracing::warn!(error = %e, "C-FIND identifier does not decode");
+            (Status::FIND_IDENTIFIER_DECODE_FAILED, detail(e.to_string()))
+        })?;
+        let check = model::check_identifier(model, &identifier);
+        if let Some(why) = check.invalid {
+            tracing::info!(%why, "C-FIND identifier does not fit the model");
+            return Err((Status::IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, detail(why)));
+        }
+        // Keys we do not support for matching are return keys only (0xFF01 pendings).
+        let identifier = if check.unsupported.is_empty() {
+            identifier
+        } else {
+            check.matching_query(&identifier)
+        };
+        let calling = calling_ae(assoc);
+        let request = FindRequest {
+            calling_ae_title: calling,
+            sop_class_uid: &rq.affected_sop_class_uid,
+            identifier: &identifier,
+        };
+        let results = match catch_unwind(AssertUnwindSafe(|| handler.find(&request))) {
+            Ok(Ok(results)) => results,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "C-FIND handler failed");
+                return Err((Status::FIND_HANDLER_FAILED, detail(e.to_string())));
+            }
+            Err(p) => {
+                let text = panic_text(p.as_ref());
+                tracing::error!(panic = %text, "C-FIND handler panicked");
+                return Err((
+                    Status::FIND_HANDLER_FAILED,
+                    detail(format!("handler panicked: {text}")),
+                ));
+            }
+        };
+        let pending = if check.unsupported.is_empty() {
+            Status::PENDING
+        } else {
+            tracing::debug!(keys = ?check.unsupported, "optional keys not supported: 0xFF01");
+            Status::PENDING_WARNING
+        };
+        self.jobs.push_back(Job::Find(FindJob {
+            context_id,
+            message_id: rq.message_id,
+            sop_class_uid: rq.affected_sop_class_uid.clone(),
+            service,
+            transfer_syntax: data.transfer_syntax,
+            results,
+            pending,
+        }));
+        Ok(())
+    }
+}
+
+impl FindJob {
+    /// Sends the next response; true when it was the final one.
+    pub(super) fn step(&mut self, assoc: &mut Association, now: Instant, cancelled: bool) -> bool {
+        let request_rsp = |status: Status, d: StatusDetail| {
+            Message::CFindRsp(CFindRsp {
+                message_id_being_responded_to: self.message_id,
+                affected_sop_class_uid: Some(self.sop_class_uid.clone()),
+                status,
+                detail: d,
+            })
+        };
+        let send = |assoc: &mut Association, m: Message, data: Option<Bytes>| {
+            if let Err(e) = assoc.send_response(now, self.context_id, m, data) {
+                tracing::warn!(error = %e, "cannot send C-FIND-RSP");
+            }
+        };
+        if cancelled {
+            tracing::info!(id = self.message_id, "C-FIND cancelled");
+            send(
+                assoc,
+                request_rsp(Status::CANCEL, StatusDetail::default()),
+                None,
+            );
+            return true;
+        }
+        let item = match catch_unwind(AssertUnwindSafe(|| self.results.next())) {
+            Ok(item) => item,
+            Err(p) => {
+                let text = panic_text(p.as_ref());
+                tracing::error!(panic = %text, "C-FIND handler panicked");
+                send(
+                    assoc,
+                    request_rsp(
+                        Status::FIND_HANDLER_FAILED,
+                        detail(format!("handler panicked: {text}")),
+                    ),
+                    None,
+                );
+                return true;
+            }
+        };
+        let (status, identifier) = match item {
+            None => {
+                send(
+                    assoc,
+                    request_rsp(Status::SUCCESS, StatusDetail::default()),
+                    None,
+                );
+                return true;
+            }
+            Some(FindItem::Match(obj)) => (self.pending, obj),
+            Some(FindItem::PendingWith(code, obj)) if Status(code).is_pending() => {
+                if !Status(code).is_valid_for(self.service) {
+                    send(
+                        assoc,
+                        request_rsp(
+                            Status::HANDLER_INVALID_STATUS,
+                            detail("invalid pending status"),
+                        ),
+                        None,
+                    );
+                    return true;
+                }
+                (Status(code), obj)
+            }
+            Some(FindItem::PendingWith(code, _)) => {
+                let (status, d) = resolve_reply(Reply::Status(code), self.service);
+                send(assoc, request_rsp(status, d), None);
+                return true;
+            }
+            Some(FindItem::Reply(reply)) => {
+                let (status, d) = resolve_reply(reply, self.service);
+                if status.is_pending() {
+                    // A pending response must carry its identifier.
+                    tracing::warn!("C-FIND handler gave a pending status without an identifier");
+                    send(
+                        assoc,
+                        request_rsp(
+                            Status::FIND_IDENTIFIER_ENCODE_FAILED,
+                            detail("pending status without identifier"),
+                        ),
+                        None,
+                    );
+                } else {
+                    send(assoc, request_rsp(status, d), None);
+                }
+                return true;
+            }
+        };
+        match dataset::encode(&identifier, self.transfer_syntax.as_str()) {
+            Ok(bytes) => {
+                send(
+                    assoc,
+                    request_rsp(status, StatusDetail::default()),
+                    Some(bytes),
+                );
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "C-FIND handler's identifier does not encode");
+                send(
+                    assoc,
+                    request_rsp(Status::FIND_IDENTIFIER_ENCODE_FAILED, detail(e.to_string())),
+                    None,
+                );
+                true
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! C-STORE (instances pushed to us, and to a C-MOVE destination served by an `Scp`):
+//! whole, when the data set came with the request, or streamed, when the association
+//! gives it fragment by fragment ([`Scp::acceptor`] always streams) and it goes to the
+//! store handler's sink or is gathered for its `store`. [`store_status`] turns what the
+//! handler gave into the C-STORE-RSP status.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::handler::panic_text;
+use super::{Scp, calling_ae};
+use crate::dimse::{self, CStoreRq, IncomingMessage, Message, MessageId, Service, Status};
+use crate::pdu::PresentationContextId;
+use crate::service::provider::{HandlerError, StoreRequest, StoreStart};
+use crate::service::streamed::{StoreEnd, StreamedStore};
+use crate::ul::Association;
+
+/// A streamed C-STORE-RQ being received ([`crate::dimse::DimseConfig::stream_store_data`]).
+pub(super) struct IncomingStore {
+    context_id: PresentationContextId,
+    pub(super) rq: CStoreRq,
+    sink: StreamedStore,
+}
+
+impl Scp {
+    /// A whole C-STORE: the status to answer.
+    pub(super) fn store(
+        &self,
+        assoc: &Association,
+        context_id: PresentationContextId,
+        rq: &CStoreRq,
+        data: Option<dimse::DataSet>,
+    ) -> Status {
+        let negotiated = assoc.negotiated();
+        let may_store = negotiated
+            .and_then(|n| n.accepted_context(context_id).map(|c| (n, c)))
+            .is_some_and(|(n, c)| n.local_is_scp(c));
+        let (Some(handler), true) = (&self.handlers.store, may_store) else {
+            tracing::info!(sop_class = %rq.affected_sop_class_uid, "C-STORE refused: no SCP role for it");
+            return Status::SOP_CLASS_NOT_SUPPORTED;
+        };
+        let Some(data) = data else {
+            return Status::STORE_CANNOT_UNDERSTAND;
+        };
+        let request = StoreRequest {
+            calling_ae_title: calling_ae(assoc),
+            sop_class_uid: &rq.affected_sop_class_uid,
+            sop_instance_uid: &rq.affected_sop_instance_uid,
+            transfer_syntax: &data.transfer_syntax,
+            data: &data.bytes,
+            move_originator: rq.move_originator_ae_title.as_deref(),
+        };
+        store_status(catch_unwind(AssertUnwindSafe(|| handler.store(&request))))
+    }
+
+    /// Streaming mode: a C-STORE-RQ starts; the store handler is asked for a sink.
+    pub(super) fn start_streamed_store(&mut self, assoc: &Association, incoming: IncomingMessage) {
+        let Message::CStoreRq(rq) = incoming.message else {
+            tracing::warn!(message = %incoming.message, "streamed message is not a C-STORE-RQ; ignored");
+            return;
+        };
+        let context = assoc
+            .negotiated()
+            .and_then(|n| n.accepted_context(incoming.context_id).map(|c| (n, c)))
+            .filter(|(n, c)| n.local_is_scp(c));
+        let sink = match (&self.handlers.store, context) {
+            (Some(handler), Some((_, c))) => match c.transfer_syntax.clone() {
+                Some(transfer_syntax) => {
+                    let start = StoreStart {
+                        calling_ae_title: calling_ae(assoc),
+                        sop_class_uid: &rq.affected_sop_class_uid,
+                        sop_instance_uid: &rq.affected_sop_instance_uid,
+                        transfer_syntax: &transfer_syntax,
+                        move_originator: rq.move_originator_ae_title.as_deref(),
+                    };
+                    StreamedStore::begin(
+                        handler.as_ref(),
+                        &start,
+                        Status::STORE_HANDLER_FAILED,
+                        assoc.config().dimse.max_store_length,
+                    )
+                }
+                None => StreamedStore::Failed(Status::STORE_CANNOT_UNDERSTAND),
+            },
+            _ => {
+                tracing::info!(sop_class = %rq.affected_sop_class_uid, "C-STORE refused: no SCP role for it");
+                StreamedStore::Failed(Status::SOP_CLASS_NOT_SUPPORTED)
+            }
+        };
+        self.incoming_store = Some(IncomingStore {
+            context_id: incoming.context_id,
+            rq,
+            sink,
+        });
+    }
+
+    /// Streaming mode: a fragment of the data set; after the last, the C-STORE-RSP.
+    pub(super) fn streamed_fragment(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        message_id: MessageId,
+        data: Bytes,
+        last: bool,
+    ) {
+        let Some(mut incoming) = self
+            .incoming_store
+            .take()
+            .filter(|i| i.rq.message_id == message_id)
+        else {
+            tracing::debug!(message_id, "fragment of no C-STORE in progress; ignored");
+            return;
+        };
+        incoming.sink = incoming.sink.take(data, Status::STORE_HANDLER_FAILED);
+        if !last {
+            self.incoming_store = Some(incoming);
+            return;
+        }
+        let IncomingStore {
+            context_id,
+            rq,
+            sink,
+        } = incoming;
+        let status = match sink.end() {
+            StoreEnd::Finished(result) => store_status(result),
+            StoreEnd::Gathered(data) => self.store(assoc, context_id, &rq, Some(data)),
+            StoreEnd::Failed(status) => status,
+        };
+        let rsp = Message::CStoreRq(rq).response_with(status);
+        self.respond(assoc, now, context_id, rsp, None);
+    }
+}
+
+/// The C-STORE-RSP status for what a store handler (or its sink) gave, as caught by
+/// `catch_unwind` (`Err` is a panic's payload).
+fn store_status(
+    result: Result<Result<u16, HandlerError>, Box<dyn std::any::Any + Send>>,
+) -> Status {
+    match result {
+        Ok(Ok(code)) if Status(code).is_valid_for(Service::Store) => Status(code),
+        Ok(Ok(code)) => {
+            tracing::warn!(
+                code = format_args!("0x{code:04X}"),
+                "C-STORE handler gave a status not valid for C-STORE"
+            );
+            Status::HANDLER_INVALID_STATUS
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "C-STORE handler failed");
+            Status::STORE_HANDLER_FAILED
+        }
+        Err(p) => {
+            tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
+            Status::STORE_HANDLER_FAILED
+        }
+    }
+}
