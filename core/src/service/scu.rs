@@ -16,7 +16,6 @@
 //! assert!(request.role_selections[0].scp_role);
 //! ```
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,7 +25,7 @@ use thiserror::Error;
 
 use super::dataset::{self, DataSetError};
 use super::provider::{StoreHandler, StoreRequest, StoreStart};
-use super::scp::handler::panic_text;
+use super::scp::handler::call;
 use super::streamed::{StoreEnd, StreamedStore};
 use super::uids;
 use crate::dimse::{
@@ -545,15 +544,8 @@ impl RetrieveScu {
             unreachable!("only C-STORE-RQs are streamed");
         };
         let status = match incoming.sink.end() {
-            StoreEnd::Finished(Ok(Ok(code))) => Status(code),
-            StoreEnd::Finished(Ok(Err(e))) => {
-                tracing::warn!(error = %e, "store sink failed");
-                Status::OUT_OF_RESOURCES
-            }
-            StoreEnd::Finished(Err(p)) => {
-                tracing::error!(panic = %panic_text(p.as_ref()), "store sink panicked");
-                Status::OUT_OF_RESOURCES
-            }
+            StoreEnd::Finished(Ok(code)) => Status(code),
+            StoreEnd::Finished(Err(_)) => Status::OUT_OF_RESOURCES,
             StoreEnd::Gathered(data) => store_one(store.as_ref(), assoc, rq, &data),
             StoreEnd::Failed(status) => status,
         };
@@ -612,17 +604,7 @@ fn store_one(
         data: &data.bytes,
         move_originator: rq.move_originator_ae_title.as_deref(),
     };
-    match catch_unwind(AssertUnwindSafe(|| store.store(&request))) {
-        Ok(Ok(code)) => Status(code),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "store handler failed");
-            Status::OUT_OF_RESOURCES
-        }
-        Err(_) => {
-            tracing::error!("store handler panicked");
-            Status::OUT_OF_RESOURCES
-        }
-    }
+    call("store handler", || store.store(&request)).map_or(Status::OUT_OF_RESOURCES, Status)
 }
 
 fn failed_uids(data: &DataSet) -> Vec<String> {

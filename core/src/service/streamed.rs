@@ -5,13 +5,10 @@
 //! panics turns the rest into a failure status. Which status, and what a finished sink's
 //! code means, is the caller's business.
 
-use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use bytes::{Bytes, BytesMut};
 
-use super::provider::{HandlerError, StoreHandler, StoreSink, StoreStart};
-use super::scp::handler::panic_text;
+use super::provider::{StoreHandler, StoreSink, StoreStart};
+use super::scp::handler::{HandlerFailure, call};
 use crate::dimse::{DataSet, Status};
 
 /// Where a streamed C-STORE's data set goes while it arrives.
@@ -30,8 +27,8 @@ pub(super) enum StreamedStore {
 
 /// What is left to do once the last fragment is in.
 pub(super) enum StoreEnd {
-    /// The sink's `finish`, as `catch_unwind` gave it (`Err`: the panic's payload).
-    Finished(Result<Result<u16, HandlerError>, Box<dyn Any + Send>>),
+    /// What the sink's `finish` gave.
+    Finished(Result<u16, HandlerFailure>),
     /// The whole data set, for the handler's `store`.
     Gathered(DataSet),
     /// The status to answer.
@@ -49,40 +46,24 @@ impl StreamedStore {
         failure: Status,
         limit: usize,
     ) -> Self {
-        match catch_unwind(AssertUnwindSafe(|| handler.begin(start))) {
-            Ok(Ok(Some(sink))) => Self::Sink(sink),
-            Ok(Ok(None)) => Self::Gathered {
+        match call("store handler", || handler.begin(start)) {
+            Ok(Some(sink)) => Self::Sink(sink),
+            Ok(None) => Self::Gathered {
                 transfer_syntax: start.transfer_syntax.clone(),
                 data_so_far: BytesMut::new(),
                 limit,
             },
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "store handler refused the instance");
-                Self::Failed(failure)
-            }
-            Err(p) => {
-                tracing::error!(panic = %panic_text(p.as_ref()), "store handler panicked");
-                Self::Failed(failure)
-            }
+            Err(_) => Self::Failed(failure),
         }
     }
 
     /// Takes the next fragment; `failure` is the status if the sink fails or panics.
     pub(super) fn take(self, fragment: Bytes, failure: Status) -> Self {
         match self {
-            Self::Sink(mut sink) => {
-                match catch_unwind(AssertUnwindSafe(|| sink.write_bytes(fragment))) {
-                    Ok(Ok(())) => Self::Sink(sink),
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "store sink failed");
-                        Self::Failed(failure)
-                    }
-                    Err(p) => {
-                        tracing::error!(panic = %panic_text(p.as_ref()), "store sink panicked");
-                        Self::Failed(failure)
-                    }
-                }
-            }
+            Self::Sink(mut sink) => match call("store sink", || sink.write_bytes(fragment)) {
+                Ok(()) => Self::Sink(sink),
+                Err(_) => Self::Failed(failure),
+            },
             Self::Gathered {
                 transfer_syntax,
                 mut data_so_far,
@@ -109,9 +90,7 @@ impl StreamedStore {
     /// The last fragment is in: the sink finished, or the data set gathered.
     pub(super) fn end(self) -> StoreEnd {
         match self {
-            Self::Sink(sink) => {
-                StoreEnd::Finished(catch_unwind(AssertUnwindSafe(|| sink.finish())))
-            }
+            Self::Sink(sink) => StoreEnd::Finished(call("store sink", || sink.finish())),
             Self::Gathered {
                 transfer_syntax,
                 data_so_far,

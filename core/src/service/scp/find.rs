@@ -3,13 +3,12 @@
 //! response per step, until its final response. A failure before the handler gives its
 //! results is answered at once by the caller.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::handler::panic_text;
+use super::handler::{call, call_plain};
 use super::reply::{detail, resolve_reply};
 use super::{Job, Scp, calling_ae};
 use crate::dimse::{self, CFindRsp, Message, MessageId, Service, Status, StatusDetail};
@@ -85,21 +84,8 @@ impl Scp {
             sop_class_uid: &rq.affected_sop_class_uid,
             identifier: &identifier,
         };
-        let results = match catch_unwind(AssertUnwindSafe(|| handler.find(&request))) {
-            Ok(Ok(results)) => results,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "C-FIND handler failed");
-                return Err((Status::FIND_HANDLER_FAILED, detail(e.to_string())));
-            }
-            Err(p) => {
-                let text = panic_text(p.as_ref());
-                tracing::error!(panic = %text, "C-FIND handler panicked");
-                return Err((
-                    Status::FIND_HANDLER_FAILED,
-                    detail(format!("handler panicked: {text}")),
-                ));
-            }
-        };
+        let results = call("C-FIND handler", || handler.find(&request))
+            .map_err(|failure| (Status::FIND_HANDLER_FAILED, failure.detail()))?;
         let pending = if check.unsupported.is_empty() {
             Status::PENDING
         } else {
@@ -144,17 +130,12 @@ impl FindJob {
             );
             return true;
         }
-        let item = match catch_unwind(AssertUnwindSafe(|| self.results.next())) {
+        let item = match call_plain("C-FIND handler's results", || self.results.next()) {
             Ok(item) => item,
-            Err(p) => {
-                let text = panic_text(p.as_ref());
-                tracing::error!(panic = %text, "C-FIND handler panicked");
+            Err(failure) => {
                 send(
                     assoc,
-                    request_rsp(
-                        Status::FIND_HANDLER_FAILED,
-                        detail(format!("handler panicked: {text}")),
-                    ),
+                    request_rsp(Status::FIND_HANDLER_FAILED, failure.detail()),
                     None,
                 );
                 return true;

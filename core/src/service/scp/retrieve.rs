@@ -7,7 +7,6 @@
 //! List.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +14,7 @@ use bytes::Bytes;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use super::handler::panic_text;
+use super::handler::{call, call_plain};
 use super::reply::{detail, resolve_reply, with_counts, with_detail};
 use super::sub::{Sub, SubState};
 use super::{Job, SUB_OPERATIONS_IN_FLIGHT, Scp, calling_ae};
@@ -202,22 +201,9 @@ impl Scp {
             sop_instance_uids: &uids_requested,
             move_destination: move_destination.as_deref(),
         };
-        let set = match catch_unwind(AssertUnwindSafe(|| handler.retrieve(&request))) {
-            Ok(Ok(set)) => set,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "retrieve handler failed");
-                return fail(self, assoc, handler_failed, detail(e.to_string()));
-            }
-            Err(p) => {
-                let text = panic_text(p.as_ref());
-                tracing::error!(panic = %text, "retrieve handler panicked");
-                return fail(
-                    self,
-                    assoc,
-                    handler_failed,
-                    detail(format!("handler panicked: {text}")),
-                );
-            }
+        let set = match call("retrieve handler", || handler.retrieve(&request)) {
+            Ok(set) => set,
+            Err(failure) => return fail(self, assoc, handler_failed, failure.detail()),
         };
         let total = match set.count {
             None => {
@@ -337,22 +323,15 @@ impl RetrieveJob {
             // Every sub-operation is under way.
             return Step::Wait;
         }
-        let item = match catch_unwind(AssertUnwindSafe(|| self.items.next())) {
+        let item = match call_plain("retrieve handler's items", || self.items.next()) {
             Ok(item) => item,
-            Err(p) => {
-                let text = panic_text(p.as_ref());
-                tracing::error!(panic = %text, "retrieve handler panicked");
+            Err(failure) => {
                 let status = match self.kind {
                     RetrieveKind::Get => Status::GET_HANDLER_FAILED,
                     RetrieveKind::Move => Status::MOVE_HANDLER_FAILED,
                 };
                 self.failed += self.remaining();
-                self.finish(
-                    assoc,
-                    now,
-                    Some(status),
-                    detail(format!("handler panicked: {text}")),
-                );
+                self.finish(assoc, now, Some(status), failure.detail());
                 return Step::Finished;
             }
         };

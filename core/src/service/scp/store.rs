@@ -4,16 +4,15 @@
 //! store handler's sink or is gathered for its `store`. [`store_status`] turns what the
 //! handler gave into the C-STORE-RSP status.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::handler::panic_text;
+use super::handler::{HandlerFailure, call};
 use super::{Scp, calling_ae};
 use crate::dimse::{self, CStoreRq, IncomingMessage, Message, MessageId, Service, Status};
 use crate::pdu::PresentationContextId;
-use crate::service::provider::{HandlerError, StoreRequest, StoreStart};
+use crate::service::provider::{StoreRequest, StoreStart};
 use crate::service::streamed::{StoreEnd, StreamedStore};
 use crate::ul::Association;
 
@@ -52,7 +51,7 @@ impl Scp {
             data: &data.bytes,
             move_originator: rq.move_originator_ae_title.as_deref(),
         };
-        store_status(catch_unwind(AssertUnwindSafe(|| handler.store(&request))))
+        store_status(call("C-STORE handler", || handler.store(&request)))
     }
 
     /// Streaming mode: a C-STORE-RQ starts; the store handler is asked for a sink.
@@ -133,27 +132,17 @@ impl Scp {
     }
 }
 
-/// The C-STORE-RSP status for what a store handler (or its sink) gave, as caught by
-/// `catch_unwind` (`Err` is a panic's payload).
-fn store_status(
-    result: Result<Result<u16, HandlerError>, Box<dyn std::any::Any + Send>>,
-) -> Status {
+/// The C-STORE-RSP status for what a store handler (or its sink) gave.
+fn store_status(result: Result<u16, HandlerFailure>) -> Status {
     match result {
-        Ok(Ok(code)) if Status(code).is_valid_for(Service::Store) => Status(code),
-        Ok(Ok(code)) => {
+        Ok(code) if Status(code).is_valid_for(Service::Store) => Status(code),
+        Ok(code) => {
             tracing::warn!(
                 code = format_args!("0x{code:04X}"),
                 "C-STORE handler gave a status not valid for C-STORE"
             );
             Status::HANDLER_INVALID_STATUS
         }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "C-STORE handler failed");
-            Status::STORE_HANDLER_FAILED
-        }
-        Err(p) => {
-            tracing::error!(panic = %panic_text(p.as_ref()), "C-STORE handler panicked");
-            Status::STORE_HANDLER_FAILED
-        }
+        Err(_) => Status::STORE_HANDLER_FAILED,
     }
 }
