@@ -55,8 +55,8 @@ use dicomwire::service::scu::{
     self, EchoScu, FindProgress, FindScu, RetrieveProgress, RetrieveScu, ScuService,
 };
 use dicomwire::service::{
-    ConnectRequest, Destination, HandlerError, Handlers, Instance, Scp, StoreHandler, StoreRequest,
-    StoredInstance, SubAssociationId, dataset, uids,
+    ConnectRequest, Destination, HandlerError, Handlers, Instance, OperationOutcome, Scp,
+    StoreHandler, StoreRequest, StoredInstance, SubAssociationId, dataset, uids,
 };
 use dicomwire::ul::{
     AcceptOptions, AcceptorPolicy, Association, AssociationConfig, Event, ProposedContext,
@@ -269,6 +269,9 @@ pub struct Setup {
     pub extra_contexts: Vec<ProposedContext>,
     /// The asynchronous operations window the acceptor can handle (none: 1 and 1).
     pub window: Option<AsyncOperationsWindow>,
+    /// The asynchronous operations window the requestor proposes, instead of the one of
+    /// [`scu::association_request`].
+    pub requestor_window: Option<AsyncOperationsWindow>,
 }
 
 impl Setup {
@@ -289,6 +292,7 @@ impl Setup {
             config: AssociationConfig::default(),
             extra_contexts: Vec::new(),
             window: None,
+            requestor_window: None,
         }
     }
 
@@ -296,6 +300,16 @@ impl Setup {
     /// lets it perform `performed` of the SCP's at once (0: unlimited).
     pub fn with_window(mut self, invoked: u16, performed: u16) -> Self {
         self.window = Some(AsyncOperationsWindow {
+            max_operations_invoked: invoked,
+            max_operations_performed: performed,
+        });
+        self
+    }
+
+    /// With a requestor that proposes to invoke `invoked` operations at once and perform
+    /// `performed` of the acceptor's.
+    pub fn with_requestor_window(mut self, invoked: u16, performed: u16) -> Self {
+        self.requestor_window = Some(AsyncOperationsWindow {
             max_operations_invoked: invoked,
             max_operations_performed: performed,
         });
@@ -550,6 +564,9 @@ impl Harness {
         request
             .contexts
             .extend(setup.extra_contexts.iter().cloned());
+        if let Some(window) = setup.requestor_window {
+            request.async_operations_window = Some(window);
+        }
         let mut requestor = Association::requestor(now, setup.config.clone(), request)
             .unwrap_or_else(|e| panic!("requestor: {e}"));
         if let Err(e) = requestor.handle_transport_connected(now) {
@@ -1193,6 +1210,12 @@ impl Harness {
             }
         }
         run
+    }
+
+    /// What the SCP under test reported of the operations it answered since the last call
+    /// ([`Scp::poll_outcome`]), oldest first.
+    pub fn outcomes(&mut self) -> Vec<OperationOutcome> {
+        std::iter::from_fn(|| self.scp.poll_outcome()).collect()
     }
 
     /// Releases the association from the requestor's side and runs until both sides are

@@ -16,15 +16,16 @@ use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicomwire::dimse::{
-    CCancelRq, CEchoRq, CStoreRq, IncomingMessage, Message, Priority, Status, SubOperations,
+    CCancelRq, CEchoRq, CStoreRq, CommandField, IncomingMessage, Message, MessageId, Priority,
+    Status, SubOperations,
 };
-use dicomwire::pdu::Uid;
+use dicomwire::pdu::{PresentationContextId, Uid};
 use dicomwire::service::scu::{FindProgress, FindScu, ScuService};
 use dicomwire::service::{
     FindHandler, FindItem, FindRequest, FindResults, HandlerError, Handlers,
-    InMemoryHangingProtocols, InMemoryWorklist, Reply, RetrieveHandler, RetrieveItem,
-    RetrieveRequest, RetrieveSet, SUB_OPERATIONS_IN_FLIGHT, StaticDestinations, StoreHandler,
-    StoreRequest, StoreSink, StoreStart, StoredInstance, dataset, uids,
+    InMemoryHangingProtocols, InMemoryWorklist, OperationOutcome, Reply, RetrieveHandler,
+    RetrieveItem, RetrieveRequest, RetrieveSet, SUB_OPERATIONS_IN_FLIGHT, StaticDestinations,
+    StoreHandler, StoreRequest, StoreSink, StoreStart, StoredInstance, dataset, uids,
 };
 use dicomwire::ul::Event;
 use dicomwire_tests::services::{
@@ -1956,4 +1957,511 @@ fn decode_refuses_lengths_beyond_the_bytes_and_keeps_valid_sets() {
             assert_eq!(dataset::encode(&back, ts.as_str()).unwrap(), bytes, "{ts}");
         }
     }
+}
+
+// ------------------------------------------------------------------------------------
+// Operation outcomes (`Scp::poll_outcome`): one per request the SCP answers finally
+
+/// An outcome's fields, to compare in one assertion (the type is `non_exhaustive`).
+type OutcomeFields<'a> = (
+    PresentationContextId,
+    MessageId,
+    CommandField,
+    &'a str,
+    Status,
+    Option<SubOperations>,
+    Option<&'a str>,
+);
+
+fn fields(o: &OperationOutcome) -> OutcomeFields<'_> {
+    (
+        o.context_id,
+        o.message_id,
+        o.command,
+        &o.sop_class_uid,
+        o.status,
+        o.sub_operations,
+        o.error_comment.as_deref(),
+    )
+}
+
+/// The one outcome the SCP reported since the last look.
+fn the_outcome(h: &mut Harness) -> OperationOutcome {
+    let mut outcomes = h.outcomes();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    outcomes.remove(0)
+}
+
+/// Sends a C-ECHO-RQ on `context`; returns its message ID and the response's status.
+fn echo_on(h: &mut Harness, context: PresentationContextId) -> (MessageId, Status) {
+    let rq = Message::CEchoRq(CEchoRq {
+        message_id: 0,
+        affected_sop_class_uid: uids::VERIFICATION.to_string(),
+    });
+    let id = h.requestor.send_request(h.now, context, rq, None).unwrap();
+    while let Some(event) = h.next_event() {
+        if let Event::Message(m) = event {
+            if m.message.responded_to() == Some(id) {
+                return (id, m.message.status().unwrap());
+            }
+        }
+    }
+    panic!("no C-ECHO-RSP");
+}
+
+/// The C-GET / C-MOVE counts of a final response without Remaining.
+fn final_counts(completed: u16, failed: u16, warning: u16) -> Option<SubOperations> {
+    Some(SubOperations {
+        remaining: None,
+        completed: Some(completed),
+        failed: Some(failed),
+        warning: Some(warning),
+    })
+}
+
+#[test]
+fn echo_outcome_names_the_request_and_its_status() {
+    let mut h = worklist_harness();
+    assert!(h.outcomes().is_empty(), "nothing answered yet");
+    let verification = h.context(&uids::VERIFICATION);
+    let (id, status) = echo_on(&mut h, verification);
+    assert_eq!(status, Status::SUCCESS);
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            verification,
+            id,
+            CommandField::CEchoRq,
+            uids::VERIFICATION.as_str(),
+            Status::SUCCESS,
+            None,
+            None
+        )
+    );
+    let worklist = h.context(&uids::MODALITY_WORKLIST_FIND);
+    let (id, status) = echo_on(&mut h, worklist);
+    assert_eq!(status, Status::SOP_CLASS_NOT_SUPPORTED);
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            worklist,
+            id,
+            CommandField::CEchoRq,
+            uids::VERIFICATION.as_str(),
+            Status::SOP_CLASS_NOT_SUPPORTED,
+            None,
+            None
+        )
+    );
+}
+
+#[test]
+fn find_outcome_is_one_per_request_however_it_ends() {
+    let mut h = worklist_harness();
+    let worklist = h.context(&uids::MODALITY_WORKLIST_FIND);
+    let mwl = uids::MODALITY_WORKLIST_FIND;
+    let run = wl_find(&mut h, &worklist_query());
+    assert_eq!(run.statuses.len(), 5);
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            worklist,
+            run.message_id,
+            CommandField::CFindRq,
+            mwl.as_str(),
+            Status::SUCCESS,
+            None,
+            None
+        ),
+        "one outcome for the final response, none for the five pendings"
+    );
+
+    // Refused before any handler is called.
+    let hp = h.context(&uids::HANGING_PROTOCOL_FIND);
+    let run = h.find(&uids::HANGING_PROTOCOL_FIND, &hp_query("*"));
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            hp,
+            run.message_id,
+            CommandField::CFindRq,
+            uids::HANGING_PROTOCOL_FIND.as_str(),
+            Status::SOP_CLASS_NOT_SUPPORTED,
+            None,
+            None
+        )
+    );
+    let run = h.find_raw(
+        &uids::MODALITY_WORKLIST_FIND,
+        Bytes::from_static(b"this is not a data set!!"),
+    );
+    let outcome = the_outcome(&mut h);
+    let comment = run.comment();
+    assert_eq!(
+        fields(&outcome),
+        (
+            worklist,
+            run.message_id,
+            CommandField::CFindRq,
+            mwl.as_str(),
+            Status::FIND_IDENTIFIER_DECODE_FAILED,
+            None,
+            Some(comment.as_str())
+        ),
+        "the outcome carries the Error Comment sent"
+    );
+    let mut query = worklist_query();
+    query.put(seq(
+        tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE,
+        vec![
+            set(vec![text(tags::MODALITY, VR::CS, "CT")]),
+            set(vec![text(tags::MODALITY, VR::CS, "MR")]),
+        ],
+    ));
+    let run = wl_find(&mut h, &query);
+    let outcome = the_outcome(&mut h);
+    assert_eq!(outcome.message_id, run.message_id);
+    assert_eq!(outcome.status, Status::IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS);
+    assert_eq!(outcome.error_comment, Some(run.comment()));
+}
+
+#[test]
+fn find_handler_failures_give_one_outcome_with_the_comment_sent() {
+    let mut h = Harness::new(Setup::new(find_handlers(|_| Err(boom()))));
+    let context = h.context(&uids::MODALITY_WORKLIST_FIND);
+    let run = h.find(&uids::MODALITY_WORKLIST_FIND, &worklist_query());
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            context,
+            run.message_id,
+            CommandField::CFindRq,
+            uids::MODALITY_WORKLIST_FIND.as_str(),
+            Status::FIND_HANDLER_FAILED,
+            None,
+            Some("the database is on fire")
+        )
+    );
+
+    let mut h = Harness::new(Setup::new(find_handlers(|_| {
+        let good = the_worklist().into_iter().take(2).map(FindItem::Match);
+        Ok(Box::new(
+            good.chain(std::iter::from_fn(|| panic!("iterator exploded"))),
+        ))
+    })));
+    let run = h.find(&uids::MODALITY_WORKLIST_FIND, &worklist_query());
+    assert_eq!(run.statuses.len(), 2);
+    let outcome = the_outcome(&mut h);
+    assert_eq!(outcome.message_id, run.message_id);
+    assert_eq!(outcome.status, Status::FIND_HANDLER_FAILED);
+    assert_eq!(
+        outcome.error_comment.as_deref(),
+        Some("handler panicked: iterator exploded")
+    );
+}
+
+#[test]
+fn cancelled_find_outcome_is_fe00() {
+    let records: Vec<_> = (0..50)
+        .map(|i| {
+            worklist_record(
+                "MANY^PATIENTS",
+                &format!("M{i:03}"),
+                "CT",
+                "20240101",
+                "0800",
+            )
+        })
+        .collect();
+    let mut h = Harness::new(Setup::new(Handlers {
+        worklist: Some(Arc::new(InMemoryWorklist::new(records))),
+        ..Handlers::default()
+    }));
+    let run = h.find_with(
+        &uids::MODALITY_WORKLIST_FIND,
+        &worklist_query(),
+        FindOptions {
+            cancel_after: Some(1),
+            keep_identifiers: false,
+        },
+    );
+    assert_eq!(run.status(), Status::CANCEL);
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            h.context(&uids::MODALITY_WORKLIST_FIND),
+            run.message_id,
+            CommandField::CFindRq,
+            uids::MODALITY_WORKLIST_FIND.as_str(),
+            Status::CANCEL,
+            None,
+            None
+        )
+    );
+}
+
+#[test]
+fn get_outcome_carries_the_final_counts() {
+    let mut h = get_harness(6, |s| s);
+    let context = h.context(&uids::HANGING_PROTOCOL_GET);
+    let get = uids::HANGING_PROTOCOL_GET;
+    let run = h.get(
+        &retrieve_query(&uid_list(&[1, 2, 3])),
+        Arc::new(RecordingStore::new()),
+    );
+    assert_eq!(run.status(), Status::SUCCESS);
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            context,
+            run.message_id,
+            CommandField::CGetRq,
+            get.as_str(),
+            Status::SUCCESS,
+            final_counts(3, 0, 0),
+            None
+        ),
+        "one outcome, none for the pendings or the C-STORE sub-operations"
+    );
+
+    // Refused before the handler: no counts were sent, and the outcome says so.
+    let run = h.get(
+        &set(vec![text(tags::PATIENT_ID, VR::LO, "P1")]),
+        Arc::new(RecordingStore::new()),
+    );
+    let outcome = the_outcome(&mut h);
+    assert_eq!(
+        fields(&outcome),
+        (
+            context,
+            run.message_id,
+            CommandField::CGetRq,
+            get.as_str(),
+            Status::IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+            Some(SubOperations::default()),
+            Some(run.comment().as_str())
+        )
+    );
+
+    let run = h.get_with(
+        &retrieve_query(&uid_list(&[1, 2, 3, 4, 5, 6])),
+        Arc::new(RecordingStore::new()),
+        Some(2),
+    );
+    assert_eq!(run.status(), Status::CANCEL);
+    let outcome = the_outcome(&mut h);
+    assert_eq!(outcome.status, Status::CANCEL);
+    assert_eq!(
+        outcome.sub_operations,
+        Some(run.final_response().sub_operations)
+    );
+    assert_eq!(
+        outcome.sub_operations.and_then(|c| c.remaining),
+        Some(4),
+        "a cancel's Remaining"
+    );
+}
+
+#[test]
+fn get_handler_panic_mid_iterator_outcome_is_c411_with_the_counts() {
+    let first = hp_instances(1)[0].instance.clone();
+    let mut h = Harness::new(Setup::new(retrieve_handlers(move |_| {
+        let first = std::iter::once(RetrieveItem::Instance(first.clone()));
+        Ok(RetrieveSet {
+            count: Some(3),
+            items: Box::new(first.chain(std::iter::from_fn(|| panic!("items exploded")))),
+        })
+    })));
+    let run = h.get(
+        &retrieve_query(&uid_list(&[1])),
+        Arc::new(RecordingStore::new()),
+    );
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            h.context(&uids::HANGING_PROTOCOL_GET),
+            run.message_id,
+            CommandField::CGetRq,
+            uids::HANGING_PROTOCOL_GET.as_str(),
+            Status::GET_HANDLER_FAILED,
+            final_counts(1, 2, 0),
+            Some("handler panicked: items exploded")
+        )
+    );
+}
+
+#[test]
+fn move_outcome_carries_the_final_counts() {
+    let mut h = move_harness(2);
+    let context = h.context(&uids::HANGING_PROTOCOL_MOVE);
+    let mv = uids::HANGING_PROTOCOL_MOVE;
+    let run = h.move_to(&retrieve_query(&uid_list(&[1, 2])), "STORE1");
+    assert_eq!(run.status(), Status::SUCCESS, "{}", run.comment());
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            context,
+            run.message_id,
+            CommandField::CMoveRq,
+            mv.as_str(),
+            Status::SUCCESS,
+            final_counts(2, 0, 0),
+            None
+        ),
+        "the destination's C-STOREs are not the main SCP's operations"
+    );
+
+    let run = h.move_to(&retrieve_query(&uid_list(&[1])), "NOWHERE");
+    assert_eq!(
+        fields(&the_outcome(&mut h)),
+        (
+            context,
+            run.message_id,
+            CommandField::CMoveRq,
+            mv.as_str(),
+            Status::MOVE_DESTINATION_UNKNOWN,
+            Some(SubOperations::default()),
+            Some("unknown destination NOWHERE")
+        )
+    );
+
+    let run = h.move_to(&retrieve_query(&uid_list(&[1, 2])), "GHOST");
+    assert_eq!(run.status(), Status::OUT_OF_RESOURCES_SUB_OPERATIONS);
+    let outcome = the_outcome(&mut h);
+    assert_eq!(
+        fields(&outcome),
+        (
+            context,
+            run.message_id,
+            CommandField::CMoveRq,
+            mv.as_str(),
+            Status::OUT_OF_RESOURCES_SUB_OPERATIONS,
+            final_counts(0, 2, 0),
+            Some(run.comment().as_str())
+        )
+    );
+    assert!(run.comment().contains("unreachable"), "{}", run.comment());
+}
+
+/// Pushes one Hanging Protocol instance with a C-STORE-RQ; returns its message ID and the
+/// response's status.
+fn push_id(h: &mut Harness, uid: &str) -> (MessageId, Status) {
+    let context = h.context(&uids::HANGING_PROTOCOL_STORAGE);
+    let rq = Message::CStoreRq(CStoreRq {
+        message_id: 0,
+        affected_sop_class_uid: uids::HANGING_PROTOCOL_STORAGE.to_string(),
+        affected_sop_instance_uid: uid.into(),
+        priority: Priority::Medium,
+        move_originator_ae_title: None,
+        move_originator_message_id: None,
+    });
+    let data = hp_instance(uid, "PUSHED").instance.data;
+    let id = h
+        .requestor
+        .send_request(h.now, context, rq, Some(data))
+        .unwrap();
+    let Some(Event::Message(m)) = h.next_event() else {
+        panic!("no response")
+    };
+    assert_eq!(m.message.responded_to(), Some(id));
+    (id, m.message.status().unwrap())
+}
+
+#[test]
+fn store_outcome_whole_and_streamed() {
+    let storage = uids::HANGING_PROTOCOL_STORAGE;
+    for streamed in [false, true] {
+        let harness = |store: Option<Arc<dyn StoreHandler>>| {
+            let mut setup = Setup::new(Handlers {
+                store,
+                ..Handlers::default()
+            })
+            .with_services(&[ScuService::Verification])
+            .with_context(uids::HANGING_PROTOCOL_STORAGE);
+            setup.config.dimse.stream_store_data = streamed;
+            Harness::new(setup)
+        };
+        let mut h = harness(Some(Arc::new(
+            RecordingStore::new().answering("7.7.8", 0xB007),
+        )));
+        let context = h.context(&uids::HANGING_PROTOCOL_STORAGE);
+        for (uid, status) in [("7.7.7", Status::SUCCESS), ("7.7.8", Status(0xB007))] {
+            let (id, sent) = push_id(&mut h, uid);
+            assert_eq!(sent, status, "streamed: {streamed}");
+            assert_eq!(
+                fields(&the_outcome(&mut h)),
+                (
+                    context,
+                    id,
+                    CommandField::CStoreRq,
+                    storage.as_str(),
+                    status,
+                    None,
+                    None
+                ),
+                "streamed: {streamed}"
+            );
+        }
+        let mut h = harness(Some(Arc::new(FailingStore { panics: true })));
+        let (id, sent) = push_id(&mut h, "7.7.7");
+        assert_eq!(sent, Status::STORE_HANDLER_FAILED, "streamed: {streamed}");
+        let outcome = the_outcome(&mut h);
+        assert_eq!(
+            (outcome.message_id, outcome.status),
+            (id, Status::STORE_HANDLER_FAILED)
+        );
+        let mut h = harness(None);
+        let (id, _) = push_id(&mut h, "7.7.7");
+        let outcome = the_outcome(&mut h);
+        assert_eq!(
+            (outcome.message_id, outcome.status),
+            (id, Status::SOP_CLASS_NOT_SUPPORTED)
+        );
+    }
+}
+
+#[test]
+fn duplicate_invocation_gives_no_outcome() {
+    // The association answers a request that reuses a message ID under way (0x0210); the
+    // SCP never sees it, and reports only the request it answered itself.
+    let mut h = Harness::new(
+        Setup::new(Handlers::default())
+            .with_requestor_window(2, 1)
+            .with_window(2, 1),
+    );
+    let context = h.context(&uids::VERIFICATION);
+    let rq = Message::CEchoRq(CEchoRq {
+        message_id: 0,
+        affected_sop_class_uid: uids::VERIFICATION.to_string(),
+    });
+    let id = h
+        .requestor
+        .send_request(h.now, context, rq.clone(), None)
+        .unwrap();
+    let mut again = rq;
+    if let Message::CEchoRq(r) = &mut again {
+        r.message_id = id;
+    }
+    Harness::send_raw(&mut h.requestor, h.now, context, &again, None);
+    let mut statuses = Vec::new();
+    while let Some(event) = h.next_event() {
+        if let Event::Message(m) = event {
+            statuses.extend(m.message.status());
+        }
+    }
+    // The association's answer goes out first and completes the request on our side;
+    // the SCP's 0x0000 then responds to nothing outstanding and is dropped.
+    assert_eq!(statuses, [Status::DUPLICATE_INVOCATION]);
+    assert_eq!(h.acceptor_received.len(), 1, "{:?}", h.acceptor_received);
+    let outcome = the_outcome(&mut h);
+    assert_eq!((outcome.message_id, outcome.status), (id, Status::SUCCESS));
+}
+
+#[test]
+fn outcomes_nobody_takes_keep_the_newest_64() {
+    let mut h = Harness::new(Setup::new(Handlers::default()));
+    let context = h.context(&uids::VERIFICATION);
+    let ids: Vec<MessageId> = (0..70).map(|_| echo_on(&mut h, context).0).collect();
+    let kept: Vec<MessageId> = h.outcomes().iter().map(|o| o.message_id).collect();
+    assert_eq!(kept, ids[6..]);
 }

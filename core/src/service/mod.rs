@@ -28,8 +28,8 @@ pub use provider::{
     StoreHandler, StoreRequest, StoreSink, StoreStart,
 };
 pub use scp::{
-    Admission, ConnectRequest, Handlers, SUB_OPERATIONS_IN_FLIGHT, SUB_OPERATIONS_WINDOW, Scp,
-    ShutdownStep, SubAssociationId,
+    Admission, ConnectRequest, Handlers, OperationOutcome, SUB_OPERATIONS_IN_FLIGHT,
+    SUB_OPERATIONS_WINDOW, Scp, ShutdownStep, SubAssociationId,
 };
 
 pub use matching::{MatchOptions, match_identifier, matches_value};

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::handler::{call, call_plain};
+use super::outcome::{Outcomes, send_final, send_pending};
 use super::reply::{detail, resolve_reply};
 use super::{Job, Scp, calling_ae};
 use crate::dimse::{self, CFindRsp, Message, MessageId, Service, Status, StatusDetail};
@@ -107,106 +108,91 @@ impl Scp {
 
 impl FindJob {
     /// Sends the next response; true when it was the final one.
-    pub(super) fn step(&mut self, assoc: &mut Association, now: Instant, cancelled: bool) -> bool {
-        let request_rsp = |status: Status, d: StatusDetail| {
-            Message::CFindRsp(CFindRsp {
-                message_id_being_responded_to: self.message_id,
-                affected_sop_class_uid: Some(self.sop_class_uid.clone()),
-                status,
-                detail: d,
-            })
-        };
-        let send = |assoc: &mut Association, m: Message, data: Option<Bytes>| {
-            if let Err(e) = assoc.send_response(now, self.context_id, m, data) {
-                tracing::warn!(error = %e, "cannot send C-FIND-RSP");
-            }
-        };
-        if cancelled {
+    pub(super) fn step(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        cancelled: bool,
+        outcomes: &mut Outcomes,
+    ) -> bool {
+        let next = if cancelled {
             tracing::info!(id = self.message_id, "C-FIND cancelled");
-            send(
-                assoc,
-                request_rsp(Status::CANCEL, StatusDetail::default()),
-                None,
-            );
-            return true;
+            Next::Final(Status::CANCEL, StatusDetail::default())
+        } else {
+            self.next_response()
+        };
+        match next {
+            Next::Pending(status, identifier) => {
+                let rsp = self.response(status, StatusDetail::default());
+                send_pending(assoc, now, self.context_id, rsp, Some(identifier));
+                false
+            }
+            Next::Final(status, d) => {
+                let rsp = self.response(status, d);
+                send_final(outcomes, assoc, now, self.context_id, rsp, None);
+                true
+            }
         }
+    }
+
+    /// The handler's next result, as a response.
+    fn next_response(&mut self) -> Next {
         let item = match call_plain("C-FIND handler's results", || self.results.next()) {
             Ok(item) => item,
-            Err(failure) => {
-                send(
-                    assoc,
-                    request_rsp(Status::FIND_HANDLER_FAILED, failure.detail()),
-                    None,
-                );
-                return true;
-            }
+            Err(failure) => return Next::Final(Status::FIND_HANDLER_FAILED, failure.detail()),
         };
         let (status, identifier) = match item {
-            None => {
-                send(
-                    assoc,
-                    request_rsp(Status::SUCCESS, StatusDetail::default()),
-                    None,
-                );
-                return true;
-            }
+            None => return Next::Final(Status::SUCCESS, StatusDetail::default()),
             Some(FindItem::Match(obj)) => (self.pending, obj),
             Some(FindItem::PendingWith(code, obj)) if Status(code).is_pending() => {
                 if !Status(code).is_valid_for(self.service) {
-                    send(
-                        assoc,
-                        request_rsp(
-                            Status::HANDLER_INVALID_STATUS,
-                            detail("invalid pending status"),
-                        ),
-                        None,
+                    return Next::Final(
+                        Status::HANDLER_INVALID_STATUS,
+                        detail("invalid pending status"),
                     );
-                    return true;
                 }
                 (Status(code), obj)
             }
             Some(FindItem::PendingWith(code, _)) => {
                 let (status, d) = resolve_reply(Reply::Status(code), self.service);
-                send(assoc, request_rsp(status, d), None);
-                return true;
+                return Next::Final(status, d);
             }
             Some(FindItem::Reply(reply)) => {
                 let (status, d) = resolve_reply(reply, self.service);
                 if status.is_pending() {
                     // A pending response must carry its identifier.
                     tracing::warn!("C-FIND handler gave a pending status without an identifier");
-                    send(
-                        assoc,
-                        request_rsp(
-                            Status::FIND_IDENTIFIER_ENCODE_FAILED,
-                            detail("pending status without identifier"),
-                        ),
-                        None,
+                    return Next::Final(
+                        Status::FIND_IDENTIFIER_ENCODE_FAILED,
+                        detail("pending status without identifier"),
                     );
-                } else {
-                    send(assoc, request_rsp(status, d), None);
                 }
-                return true;
+                return Next::Final(status, d);
             }
         };
         match dataset::encode(&identifier, self.transfer_syntax.as_str()) {
-            Ok(bytes) => {
-                send(
-                    assoc,
-                    request_rsp(status, StatusDetail::default()),
-                    Some(bytes),
-                );
-                false
-            }
+            Ok(bytes) => Next::Pending(status, bytes),
             Err(e) => {
                 tracing::warn!(error = %e, "C-FIND handler's identifier does not encode");
-                send(
-                    assoc,
-                    request_rsp(Status::FIND_IDENTIFIER_ENCODE_FAILED, detail(e.to_string())),
-                    None,
-                );
-                true
+                Next::Final(Status::FIND_IDENTIFIER_ENCODE_FAILED, detail(e.to_string()))
             }
         }
     }
+
+    fn response(&self, status: Status, detail: StatusDetail) -> Message {
+        Message::CFindRsp(CFindRsp {
+            message_id_being_responded_to: self.message_id,
+            affected_sop_class_uid: Some(self.sop_class_uid.clone()),
+            status,
+            detail,
+        })
+    }
+}
+
+/// The next response of a C-FIND.
+enum Next {
+    /// A match: its status and encoded identifier.
+    Pending(Status, Bytes),
+    /// The end: success, cancel, or why it failed.
+    Final(Status, StatusDetail),
 }

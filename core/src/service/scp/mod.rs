@@ -14,6 +14,7 @@
 
 mod find;
 pub(super) mod handler;
+mod outcome;
 mod reply;
 mod retrieve;
 mod store;
@@ -32,10 +33,13 @@ use crate::pdu::{AeTitle, PresentationContextId};
 use crate::ul::{AcceptOptions, Association, AssociationConfig, Event, RejectReason, State};
 
 use find::FindJob;
+use outcome::{Outcomes, send_final};
 use reply::with_detail;
 use retrieve::{RetrieveJob, RetrieveKind, Step};
 use store::IncomingStore;
 use sub::Sub;
+
+pub use outcome::OperationOutcome;
 
 /// Whether a server may take one more association; the transport knows the count, the
 /// core decides the answer.
@@ -131,7 +135,8 @@ enum Job {
 /// After each input (an event of the association through [`serve_event`](Self::serve_event)
 /// or [`handle_event`](Self::handle_event), and after the transport sent what was queued),
 /// call [`poll`](Self::poll), then drain [`poll_connect`](Self::poll_connect) for C-MOVE
-/// sub-associations to open, then the association's own outputs.
+/// sub-associations to open, then the association's own outputs. What each operation
+/// ended with waits in [`poll_outcome`](Self::poll_outcome) for whoever reports them.
 pub struct Scp {
     handlers: Arc<Handlers>,
     jobs: VecDeque<Job>,
@@ -142,6 +147,7 @@ pub struct Scp {
     finished_subs: Vec<Sub>,
     /// Streaming mode: the C-STORE whose data set is arriving.
     incoming_store: Option<IncomingStore>,
+    outcomes: Outcomes,
 }
 
 impl std::fmt::Debug for Scp {
@@ -164,6 +170,7 @@ impl Scp {
             next_sub: 1,
             finished_subs: Vec::new(),
             incoming_store: None,
+            outcomes: Outcomes::default(),
         }
     }
 
@@ -181,6 +188,20 @@ impl Scp {
     ) -> Association {
         config.dimse.stream_store_data = true;
         Association::acceptor(now, config, policy)
+    }
+
+    /// What the next operation the SCP answered ended with, oldest first: one outcome per
+    /// request given a final response (C-ECHO, C-FIND, C-GET, C-MOVE and C-STORE, whatever
+    /// the status, a cancel's 0xFE00 and a request refused at once included), recorded
+    /// when that response is queued on the association. A request the association answers
+    /// itself (0x0210, duplicate invocation) and an operation the association's end cut
+    /// short (no final response could be queued) give none.
+    ///
+    /// At most 64 outcomes wait: past that the oldest is dropped (with a debug log line),
+    /// so an SCP whose outcomes nobody takes keeps flat memory.
+    #[must_use]
+    pub fn poll_outcome(&mut self) -> Option<OperationOutcome> {
+        self.outcomes.pop()
     }
 
     /// Whether no operation is in progress and no sub-association is open.
@@ -411,6 +432,8 @@ impl Scp {
         None
     }
 
+    /// Answers a request finally outside a job: C-ECHO, C-STORE, and a C-FIND, C-GET or
+    /// C-MOVE that ends before it starts.
     fn respond(
         &mut self,
         assoc: &mut Association,
@@ -425,9 +448,7 @@ impl Scp {
                 self.cancelled.remove(&id);
             }
         }
-        if let Err(e) = assoc.send_response(now, context_id, response, data) {
-            tracing::warn!(error = %e, "cannot send response");
-        }
+        send_final(&mut self.outcomes, assoc, now, context_id, response, data);
     }
 
     /// Advances the operations in progress: produces responses while the association's
@@ -447,11 +468,11 @@ impl Scp {
             let finished = match job {
                 Job::Find(find) => {
                     let cancelled = self.cancelled.remove(&find.message_id);
-                    find.step(assoc, now, cancelled)
+                    find.step(assoc, now, cancelled, &mut self.outcomes)
                 }
                 Job::Retrieve(r) => {
                     let cancelled = self.cancelled.contains(&r.message_id);
-                    match r.step(assoc, now, cancelled) {
+                    match r.step(assoc, now, cancelled, &mut self.outcomes) {
                         Step::Wait => return,
                         Step::Continue => false,
                         Step::Finished => {

@@ -15,6 +15,7 @@ use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_object::InMemDicomObject;
 
 use super::handler::{call, call_plain};
+use super::outcome::{self, Outcomes, send_final};
 use super::reply::{detail, resolve_reply, with_counts, with_detail};
 use super::sub::{Sub, SubState};
 use super::{Job, SUB_OPERATIONS_IN_FLIGHT, Scp, calling_ae};
@@ -278,7 +279,13 @@ impl Scp {
 
 impl RetrieveJob {
     /// Advances the retrieve by one item, or says why it must wait.
-    pub(super) fn step(&mut self, assoc: &mut Association, now: Instant, cancelled: bool) -> Step {
+    pub(super) fn step(
+        &mut self,
+        assoc: &mut Association,
+        now: Instant,
+        cancelled: bool,
+        outcomes: &mut Outcomes,
+    ) -> Step {
         if self.awaiting.len() >= self.sub_operations_window(assoc) {
             return Step::Wait;
         }
@@ -301,7 +308,7 @@ impl RetrieveJob {
                             self.failed_uids.push(i.sop_instance_uid);
                         }
                     }
-                    self.finish(assoc, now, None, detail(why));
+                    self.finish(assoc, now, outcomes, None, detail(why));
                     return Step::Finished;
                 }
             }
@@ -312,11 +319,17 @@ impl RetrieveJob {
         }
         if cancelled {
             tracing::info!(id = self.message_id, "retrieve cancelled");
-            self.finish(assoc, now, Some(Status::CANCEL), StatusDetail::default());
+            self.finish(
+                assoc,
+                now,
+                outcomes,
+                Some(Status::CANCEL),
+                StatusDetail::default(),
+            );
             return Step::Finished;
         }
         if self.remaining() == 0 {
-            self.finish(assoc, now, None, StatusDetail::default());
+            self.finish(assoc, now, outcomes, None, StatusDetail::default());
             return Step::Finished;
         }
         if usize::from(self.remaining()) <= self.awaiting.len() {
@@ -331,7 +344,7 @@ impl RetrieveJob {
                     RetrieveKind::Move => Status::MOVE_HANDLER_FAILED,
                 };
                 self.failed += self.remaining();
-                self.finish(assoc, now, Some(status), failure.detail());
+                self.finish(assoc, now, outcomes, Some(status), failure.detail());
                 return Step::Finished;
             }
         };
@@ -340,7 +353,7 @@ impl RetrieveJob {
                 // Fewer items than announced: the rest failed.
                 tracing::warn!(missing = self.remaining(), "retrieve handler ended early");
                 self.failed += self.remaining();
-                self.finish(assoc, now, None, StatusDetail::default());
+                self.finish(assoc, now, outcomes, None, StatusDetail::default());
                 Step::Finished
             }
             Some(RetrieveItem::Failed(uid)) => {
@@ -360,7 +373,7 @@ impl RetrieveJob {
                 if status.is_failure() {
                     self.failed += self.remaining();
                 }
-                self.finish(assoc, now, Some(status), d);
+                self.finish(assoc, now, outcomes, Some(status), d);
                 Step::Finished
             }
             Some(RetrieveItem::Instance(instance)) => {
@@ -471,9 +484,7 @@ impl RetrieveJob {
             self.counts(true),
             StatusDetail::default(),
         );
-        if let Err(e) = assoc.send_response(now, self.context_id, rsp, None) {
-            tracing::warn!(error = %e, "cannot send pending response");
-        }
+        outcome::send_pending(assoc, now, self.context_id, rsp, None);
     }
 
     /// Sends the final response: `status`, or the one the counts call for.
@@ -481,6 +492,7 @@ impl RetrieveJob {
         &self,
         assoc: &mut Association,
         now: Instant,
+        outcomes: &mut Outcomes,
         status: Option<Status>,
         d: StatusDetail,
     ) {
@@ -517,9 +529,7 @@ impl RetrieveJob {
             "retrieve finished"
         );
         let rsp = retrieve_rsp(self, status, counts, d);
-        if let Err(e) = assoc.send_response(now, self.context_id, rsp, identifier) {
-            tracing::warn!(error = %e, "cannot send final response");
-        }
+        send_final(outcomes, assoc, now, self.context_id, rsp, identifier);
     }
 }
 
