@@ -10,15 +10,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use dicomwire::dimse::{CEchoRq, Message};
+use bytes::Bytes;
 use dicomwire::pdu::AeTitle;
 use dicomwire::service::scu::{ScuService, association_request};
-use dicomwire::service::{Admission, Handlers, Scp, uids};
-use dicomwire::ul::{
-    AcceptorPolicy, Association, AssociationConfig, AssociationRequest, Event, SupportedSyntax,
+use dicomwire::service::{Handlers, uids};
+use dicomwire::session::{
+    ClientEvent, LinkId, Operation, ScpConfig, ScpSession, ScuSession,
 };
-use dicomwire_mio::{MioServer, MioServerOptions};
-use dicomwire_std::{Client, ClientOptions, Server, ServerOptions};
+use dicomwire::ul::{
+    AcceptorPolicy, AssociationConfig, AssociationRequest, SendQueue, SupportedSyntax,
+};
+use dicomwire_mio::MioServer;
+use dicomwire_std::{Client, Server};
 
 fn policy() -> Arc<AcceptorPolicy> {
     Arc::new(AcceptorPolicy {
@@ -38,50 +41,38 @@ fn request() -> AssociationRequest {
     )
 }
 
-/// One association and one C-ECHO between a requestor core and an acceptor core served
-/// by the service layer's SCP, bytes handed over in memory.
-fn echo_in_memory(
-    policy: &Arc<AcceptorPolicy>,
-    handlers: &Arc<Handlers>,
-    request: &AssociationRequest,
-) {
+/// One association and one C-ECHO between an SCU session and an SCP session, bytes
+/// handed over in memory.
+fn echo_in_memory(config: &Arc<ScpConfig>, request: &AssociationRequest) {
     let now = Instant::now();
-    let config = AssociationConfig::default();
-    let mut scu = Association::requestor(now, config.clone(), request.clone()).expect("requestor");
-    scu.handle_transport_connected(now).expect("connected");
-    let mut acceptor = Association::acceptor(now, config, Arc::clone(policy));
-    let mut scp = Scp::new(Arc::clone(handlers));
-    let mut wire = Vec::with_capacity(4096);
-    let mut released = false;
-    while !released {
+    let mut scu = ScuSession::new(now, AssociationConfig::default(), request.clone())
+        .expect("requestor");
+    scu.handle_transport_connected(now);
+    scu.submit(Operation::Echo).expect("echo");
+    scu.release(now);
+    let mut scp = ScpSession::new(now, Arc::clone(config), 0).expect("acceptor");
+    let (mut queue, mut wire) = (SendQueue::new(), Vec::with_capacity(4096));
+    while !scu.is_finished() {
+        while scu.poll_transmit(now, &mut queue).is_some() {}
         wire.clear();
-        while scu.poll_transmit(now, &mut wire).is_some() {}
+        queue.drain_into(&mut wire);
         if !wire.is_empty() {
-            acceptor.handle_input(now, &wire).expect("acceptor input");
+            scp.handle_input(now, LinkId::MAIN, &Bytes::copy_from_slice(&wire))
+                .expect("acceptor input");
         }
-        while let Some(event) = acceptor.poll_event() {
-            scp.serve_event(&mut acceptor, now, event, Admission::Open);
-        }
-        scp.poll(&mut acceptor, now);
+        while scp.poll_transmit(now, LinkId::MAIN, &mut queue).is_some() {}
+        while scp.poll_event().is_some() {}
         wire.clear();
-        while acceptor.poll_transmit(now, &mut wire).is_some() {}
+        queue.drain_into(&mut wire);
         if !wire.is_empty() {
-            scu.handle_input(now, &wire).expect("requestor input");
+            scu.handle_input(now, &Bytes::copy_from_slice(&wire)).expect("requestor input");
+        }
+        if scp.poll_close().is_some() {
+            scu.handle_transport_closed(now);
         }
         while let Some(event) = scu.poll_event() {
-            match event {
-                Event::Established(negotiated) => {
-                    let ctx = negotiated.accepted().next().expect("accepted").id;
-                    let rq = Message::CEchoRq(CEchoRq {
-                        message_id: 1,
-                        affected_sop_class_uid: uids::VERIFICATION.as_str().to_owned(),
-                    });
-                    scu.send_request(now, ctx, rq, None).expect("C-ECHO-RQ");
-                }
-                Event::Message(_) => scu.release(now).expect("release"),
-                Event::Released => released = true,
-                Event::Aborted(a) => panic!("aborted: {a}"),
-                _ => {}
+            if let ClientEvent::Closed(outcome) = event {
+                outcome.expect("released");
             }
         }
     }
@@ -89,27 +80,22 @@ fn echo_in_memory(
 
 fn echo_over_tcp(addr: std::net::SocketAddr, request: &AssociationRequest) {
     let mut client =
-        Client::connect(addr, request.clone(), ClientOptions::default()).expect("associate");
+        Client::connect(addr, request.clone(), AssociationConfig::default()).expect("associate");
     let status = client.echo().expect("echo");
     assert!(status.is_success());
     client.release().expect("release");
 }
 
 fn association_with_echo(c: &mut Criterion) {
-    let policy = policy();
-    let handlers = Arc::new(Handlers::default());
+    let config = Arc::new(ScpConfig::new(policy(), Arc::new(Handlers::default())));
     let request = request();
     let mut group = c.benchmark_group("association_with_one_echo");
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("in_memory_core_pair", |b| {
-        b.iter(|| echo_in_memory(&policy, &handlers, black_box(&request)));
+        b.iter(|| echo_in_memory(&config, black_box(&request)));
     });
 
-    let std_server = Server::bind(
-        "127.0.0.1:0",
-        ServerOptions::new(Arc::clone(&policy), Arc::clone(&handlers)),
-    )
-    .expect("bind std");
+    let std_server = Server::bind("127.0.0.1:0", Arc::clone(&config)).expect("bind std");
     let std_addr = std_server.local_addr();
     let std_stop = std_server.shutdown_handle();
     let std_thread = std::thread::spawn(move || std_server.run());
@@ -119,11 +105,7 @@ fn association_with_echo(c: &mut Criterion) {
     std_stop.shutdown();
     let _ = std_thread.join();
 
-    let mio_server = MioServer::bind(
-        "127.0.0.1:0",
-        MioServerOptions::new(Arc::clone(&policy), Arc::clone(&handlers)),
-    )
-    .expect("bind mio");
+    let mio_server = MioServer::bind("127.0.0.1:0", Arc::clone(&config)).expect("bind mio");
     let mio_addr = mio_server.local_addr();
     let mio_stop = mio_server.shutdown_handle();
     let mio_thread = std::thread::spawn(move || mio_server.run());

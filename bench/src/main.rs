@@ -36,7 +36,8 @@ use dicomwire::pdu::AeTitle;
 use dicomwire::service::scu::{ScuService, association_request};
 use dicomwire::service::{dataset, uids};
 use dicomwire_cli::{files, sample};
-use dicomwire_std::{Client, ClientOptions};
+use dicomwire::ul::AssociationConfig;
+use dicomwire_std::Client;
 
 #[derive(Parser, Debug)]
 #[command(name = "dicomwire-bench", about = "Helpers for bench/run")]
@@ -351,11 +352,11 @@ fn resolve(peer: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{peer}: no address"))
 }
 
-fn options() -> ClientOptions {
-    ClientOptions {
+fn options() -> AssociationConfig {
+    AssociationConfig {
         connect_timeout: Duration::from_secs(10),
-        dimse_timeout: Duration::from_secs(30),
-        ..ClientOptions::default()
+        dimse_timeout: Some(Duration::from_secs(30)),
+        ..AssociationConfig::default()
     }
 }
 

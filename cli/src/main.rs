@@ -19,8 +19,9 @@ use dicomwire::service::{
 };
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
 use dicomwire_cli::{files, json, keys, sample};
-use dicomwire_mio::{MioServer, MioServerOptions};
-use dicomwire_std::{Client, ClientError, ClientOptions, RetrieveOutcome, Server, ServerOptions};
+use dicomwire::session::{ClientError, RetrieveOutcome, ScpConfig};
+use dicomwire_mio::MioServer;
+use dicomwire_std::{Client, Server};
 
 /// Prints a line to stdout; a closed stdout (`| head`) ends the program quietly.
 macro_rules! out {
@@ -511,15 +512,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         }),
         ..AcceptorPolicy::default()
     };
-    let mut config = AssociationConfig {
+    let config = AssociationConfig {
         max_pdu_length: args.max_pdu,
         artim_timeout: Duration::from_secs(args.artim_timeout),
         idle_timeout: optional_seconds(args.idle_timeout),
         ..AssociationConfig::default()
     };
-    // --store: instances go to their files fragment by fragment (DirectoryStore::begin),
-    // not gathered in memory whole first.
-    config.dimse.stream_store_data = args.store.is_some();
     let handlers = Handlers {
         worklist: Some(Arc::clone(&worklist) as _),
         hanging_protocol_find: Some(Arc::clone(&hanging) as _),
@@ -531,8 +529,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .map(|dir| Arc::new(DirectoryStore { dir: dir.clone() }) as _),
         sub_association_config: AssociationConfig::default(),
     };
-    let (policy, handlers) = (Arc::new(policy), Arc::new(handlers));
-    // Both transports serve the same options; they differ in how they run.
+    let scp_config = Arc::new(ScpConfig {
+        association: config,
+        max_associations: args.max_associations,
+        ..ScpConfig::new(Arc::new(policy), Arc::new(handlers))
+    });
+    // Every transport serves the same configuration; they differ in how they run.
     /// The address bound, how to ask the server to stop, and how to run it.
     type Bound = (
         std::net::SocketAddr,
@@ -541,10 +543,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     );
     let (addr, stop_server, run): Bound = match args.transport {
         TransportKind::Std => {
-            let mut options = ServerOptions::new(policy, handlers);
-            options.config = config;
-            options.max_associations = args.max_associations;
-            let server = Server::bind(&args.bind, options)
+            let server = Server::bind(&args.bind, scp_config)
                 .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
             let handle = server.shutdown_handle();
             (
@@ -554,10 +553,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             )
         }
         TransportKind::Mio => {
-            let mut options = MioServerOptions::new(policy, handlers);
-            options.config = config;
-            options.max_associations = args.max_associations;
-            let server = MioServer::bind(&args.bind, options)
+            let server = MioServer::bind(&args.bind, scp_config)
                 .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
             let handle = server.shutdown_handle();
             (
@@ -645,11 +641,7 @@ fn connect(scu: &ScuArgs, services: &[ScuService]) -> Result<Client, String> {
     // gathered in memory first (for 50 MiB instances, a third of the client's CPU went to
     // growing and faulting in those buffers).
     config.dimse.stream_store_data = services.contains(&ScuService::HangingProtocolGet);
-    let options = ClientOptions {
-        config,
-        ..ClientOptions::default()
-    };
-    Client::connect(scu.peer.as_str(), request, options).map_err(|e| describe_error(&e, &scu.peer))
+    Client::connect(scu.peer.as_str(), request, config).map_err(|e| describe_error(&e, &scu.peer))
 }
 
 fn describe_error(e: &ClientError, peer: &str) -> String {

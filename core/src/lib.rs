@@ -47,4 +47,5 @@ pub mod dimse;
 pub mod fuzzing;
 pub mod pdu;
 pub mod service;
+pub mod session;
 pub mod ul;

@@ -1,260 +1,236 @@
-//! The SCU: one association over a blocking `TcpStream`.
+//! The SCU: one [`ScuSession`] over a blocking `TcpStream`.
 
-use std::io;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io::ErrorKind;
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dicom_object::InMemDicomObject;
-use thiserror::Error;
-
-use crate::wire::{Reader, flush};
-use dicomwire::dimse::{Status, StatusDetail, SubOperations};
+use dicomwire::dimse::Status;
 use dicomwire::pdu::{AeTitle, Uid};
 use dicomwire::service::StoreHandler;
-use dicomwire::service::scu::{
-    EchoScu, FindProgress, FindScu, RetrieveProgress, RetrieveScu, ScuError,
-};
-use dicomwire::ul::{
-    Aborted, ApiMisuse, Association, AssociationConfig, AssociationRequest, ConfigError, Event,
-    Negotiated, Rejected, SendQueue, State,
-};
+use dicomwire::service::scu::{FindProgress, RetrieveProgress};
+use dicomwire::session::{ClientError, ClientEvent, OpId, Operation, RetrieveOutcome, ScuSession};
+use dicomwire::ul::{AssociationConfig, AssociationRequest, Negotiated, ReadBuffers};
 
-/// How a [`Client`] connects and waits.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// The association settings (limits, timers, implementation identity).
-    pub config: AssociationConfig,
-    /// How long the TCP connection may take to open.
-    pub connect_timeout: Duration,
-    /// How long to wait for the next message of an operation before aborting.
-    pub dimse_timeout: Duration,
-}
+use crate::wire::{self, WRITE_BATCH, Wire};
 
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            config: AssociationConfig::default(),
-            connect_timeout: Duration::from_secs(10),
-            dimse_timeout: Duration::from_secs(60),
-        }
-    }
-}
+/// Size of a read buffer: above common max PDU lengths, so that most PDUs arrive whole
+/// and decode in place; reads of a quarter of it or more are lent to the session.
+const READ_BUFFER: usize = 1024 * 1024;
 
-/// Why a client operation failed.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The TCP connection could not be opened.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// Where to.
-        addr: String,
-        /// Why.
-        source: io::Error,
-    },
-    /// Reading or writing the socket failed.
-    #[error("network error: {0}")]
-    Io(#[from] io::Error),
-    /// The peer rejected the association.
-    #[error("{0}")]
-    Rejected(Rejected),
-    /// The association was aborted.
-    #[error("{0}")]
-    Aborted(Aborted),
-    /// The association was established but the peer accepted none of what we need.
-    #[error("the peer accepted no presentation context we can use: {0}")]
-    NoAcceptedContext(String),
-    /// The association ended while an operation waited.
-    #[error("the association closed")]
-    Closed,
-    /// Nothing arrived for the DIMSE timeout; we aborted.
-    #[error("no response within {0:?}; association aborted")]
-    Timeout(Duration),
-    /// The operation could not start.
-    #[error(transparent)]
-    Scu(#[from] ScuError),
-    /// A call the association refused.
-    #[error(transparent)]
-    Misuse(#[from] ApiMisuse),
-    /// The association request is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-}
-
-/// The result of a C-GET or C-MOVE.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetrieveOutcome {
-    /// The final status.
-    pub status: Status,
-    /// The final counts.
-    pub sub_operations: SubOperations,
-    /// The Failed SOP Instance UID List of the final response.
-    pub failed_sop_instance_uids: Vec<String>,
-    /// Error comment and friends.
-    pub detail: StatusDetail,
-    /// C-GET: instances received.
-    pub received: usize,
-}
-
-/// An SCU association over TCP.
+/// A client association over TCP: each call submits an [`Operation`] to the session and
+/// drives it, blocking, until the operation's end.
 #[derive(Debug)]
 pub struct Client {
     stream: TcpStream,
-    assoc: Association,
-    reader: Reader,
-    out: SendQueue,
-    options: ClientOptions,
-    peer: SocketAddr,
+    session: ScuSession,
+    wire: Wire,
+    buffers: ReadBuffers,
+    /// Why the session ended, once its `Closed` event came.
+    ended: Option<ClientError>,
 }
 
 impl Client {
-    /// Opens a TCP connection to `addr` (the first address that answers) and negotiates
-    /// `request`. Returns once the association is established.
+    /// Opens a TCP connection to `addr` (`host:port`, the first address that answers
+    /// within the connect timeout) and negotiates `request`; returns once established.
+    ///
+    /// # Errors
+    ///
+    /// The [`ClientError`] that ended the association before it was established.
     pub fn connect(
         addr: impl ToSocketAddrs,
         request: AssociationRequest,
-        options: ClientOptions,
+        config: AssociationConfig,
     ) -> Result<Self, ClientError> {
-        let addrs: Vec<SocketAddr> = addr
-            .to_socket_addrs()
-            .map_err(|source| ClientError::Connect {
-                addr: "(unresolved)".into(),
-                source,
-            })?
-            .collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-        let mut connected = None;
-        for a in &addrs {
-            match TcpStream::connect_timeout(a, options.connect_timeout) {
-                Ok(s) => {
-                    connected = Some((s, *a));
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let Some((stream, peer)) = connected else {
-            let addr = addrs
-                .first()
-                .map_or_else(|| "(none)".to_owned(), ToString::to_string);
-            return Err(ClientError::Connect { addr, source: last });
-        };
-        stream.set_nodelay(true)?;
         let now = Instant::now();
-        let mut assoc = Association::requestor(now, options.config.clone(), request)?;
-        assoc.handle_transport_connected(now)?;
+        let mut session = ScuSession::new(now, config, request)?;
+        let until = session.poll_timeout().unwrap_or(now);
+        let stream = match wire::connect(addr, until) {
+            Ok(stream) => Some(stream),
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
+                session.handle_timeout(until);
+                None
+            }
+            Err(e) => {
+                session.handle_transport_connect_failed(Instant::now(), e);
+                None
+            }
+        };
+        let Some(stream) = stream else {
+            let ended = std::iter::from_fn(|| session.poll_event()).find_map(|e| match e {
+                ClientEvent::Closed(Err(e)) => Some(e),
+                _ => None,
+            });
+            return Err(ended.unwrap_or(ClientError::Closed));
+        };
+        session.handle_transport_connected(Instant::now());
         let mut client = Self {
             stream,
-            assoc,
-            reader: Reader::new(),
-            out: SendQueue::new(),
-            options,
-            peer,
+            session,
+            wire: Wire::default(),
+            buffers: ReadBuffers::new(READ_BUFFER),
+            ended: None,
         };
-        loop {
-            match client.next_event(None)? {
-                Event::Established(n) => {
-                    if n.accepted().next().is_none() {
-                        let summary = n.rejected_summary();
-                        client.abort();
-                        return Err(ClientError::NoAcceptedContext(summary));
-                    }
-                    tracing::info!(peer = %client.peer, called = %n.called_ae_title, accepted = n.accepted().count(), "association established");
-                    return Ok(client);
-                }
-                Event::Rejected(r) => return Err(ClientError::Rejected(r)),
-                Event::Aborted(a) => return Err(ClientError::Aborted(a)),
-                Event::Closed => return Err(ClientError::Closed),
-                _ => {}
-            }
+        match client.next_event()? {
+            ClientEvent::Established(_) => Ok(client),
+            _ => Err(client.why_ended(ClientError::Ended)),
         }
     }
 
     /// What was negotiated.
     pub fn negotiated(&self) -> &Negotiated {
-        self.assoc
+        self.session
             .negotiated()
             .unwrap_or_else(|| unreachable!("a Client exists only once established"))
     }
 
-    /// The association (for getters).
-    pub fn association(&self) -> &Association {
-        &self.assoc
+    /// The session, to submit operations of its own and read its state.
+    pub fn session(&mut self) -> &mut ScuSession {
+        &mut self.session
     }
 
-    /// The peer's address.
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
-    /// The next event, sending what is queued and reading as needed. With `deadline`,
-    /// gives up at that instant with [`ClientError::Timeout`] (after aborting).
-    fn next_event(&mut self, deadline: Option<Instant>) -> Result<Event, ClientError> {
+    /// The next event of the session, sending what it has and reading until its next
+    /// deadline as needed. After its `Closed` event: why it ended, as an error
+    /// ([`ClientError::Closed`] after a release).
+    ///
+    /// # Errors
+    ///
+    /// Why the association ended.
+    pub fn next_event(&mut self) -> Result<ClientEvent, ClientError> {
         loop {
-            flush(&self.stream, &mut self.assoc, &mut self.out)?;
-            if let Some(event) = self.assoc.poll_event() {
-                return Ok(event);
+            if let Some(e) = &self.ended {
+                return Err(match e {
+                    ClientError::Closed => ClientError::Closed,
+                    _ => ClientError::Ended,
+                });
             }
-            if self.assoc.state() == State::Idle {
-                return Err(ClientError::Closed);
+            let now = Instant::now();
+            while self.wire.out.len() < WRITE_BATCH
+                && self.session.poll_transmit(now, &mut self.wire.out).is_some()
+            {}
+            if self.wire.write(&self.stream, self.session.poll_timeout()).is_err() {
+                self.wire.out.clear();
+                self.session.handle_transport_closed(Instant::now());
             }
-            if let Some(d) = deadline {
-                if Instant::now() >= d {
-                    let _ = self.assoc.abort(Instant::now());
-                    let _ = flush(&self.stream, &mut self.assoc, &mut self.out);
-                    return Err(ClientError::Timeout(self.options.dimse_timeout));
+            match self.session.poll_event() {
+                Some(ClientEvent::Closed(outcome)) => {
+                    let _ = self.stream.shutdown(Shutdown::Both);
+                    let e = outcome.err().unwrap_or(ClientError::Closed);
+                    self.ended = Some(ClientError::Closed);
+                    return Err(e);
                 }
+                Some(event) => return Ok(event),
+                None => {}
             }
-            self.reader
-                .receive(&mut self.stream, &mut self.assoc, deadline)?;
+            if self.session.should_close_transport() && self.wire.out.is_empty() {
+                let _ = self.stream.shutdown(Shutdown::Both);
+            }
+            if self.wire.out.is_empty() {
+                self.read();
+            }
+            let now = Instant::now();
+            if self.session.poll_timeout().is_some_and(|d| d <= now) {
+                self.session.handle_timeout(now);
+            }
         }
     }
 
-    /// The next event of an operation: association-level events end it with an error; a
-    /// peer's release request is answered.
-    fn operation_event(&mut self) -> Result<Event, ClientError> {
-        let deadline = Instant::now() + self.options.dimse_timeout;
+    /// Offers what the session refused, or waits for input until its next deadline.
+    fn read(&mut self) {
+        let now = Instant::now();
+        if !self.wire.pending.is_empty() {
+            if self.session.wants_read() {
+                let pending = std::mem::take(&mut self.wire.pending);
+                let taken = self.session.handle_input(now, &pending).unwrap_or(pending.len());
+                self.wire.keep(&pending, taken);
+            }
+            return;
+        }
+        let wait = self.session.poll_timeout().map(|d| d.saturating_duration_since(now));
+        if wait.is_some_and(|w| w.is_zero()) {
+            return;
+        }
+        let _ = self.stream.set_read_timeout(wait.map(|w| w.max(Duration::from_millis(1))));
+        match wire::read(&self.stream, &mut self.buffers) {
+            Ok(Some(bytes)) => {
+                let taken = self.session.handle_input(Instant::now(), &bytes).unwrap_or(bytes.len());
+                self.wire.keep(&bytes, taken);
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Ok(None) | Err(_) => self.session.handle_transport_closed(Instant::now()),
+        }
+    }
+
+    /// When an operation failed because the association ended: why it ended.
+    fn why_ended(&mut self, error: ClientError) -> ClientError {
+        if !matches!(error, ClientError::Ended) {
+            return error;
+        }
         loop {
-            match self.next_event(Some(deadline))? {
-                Event::Aborted(a) => return Err(ClientError::Aborted(a)),
-                Event::Closed => return Err(ClientError::Closed),
-                Event::ReleaseRequested { .. } => {
-                    self.assoc.release_response(Instant::now())?;
+            if let Err(e) = self.next_event() {
+                return e;
+            }
+        }
+    }
+
+    /// Runs `operation`, giving its events to `on_event` until that says it is over.
+    fn run<T>(
+        &mut self,
+        operation: Operation,
+        mut on_event: impl FnMut(ClientEvent) -> Option<T>,
+    ) -> Result<T, ClientError> {
+        let op = self.session.submit(operation)?;
+        loop {
+            match self.next_event()? {
+                ClientEvent::OperationFailed { op: o, error } if o == op => {
+                    return Err(self.why_ended(error));
                 }
-                other => return Ok(other),
+                event => {
+                    if let Some(done) = on_event(event) {
+                        return Ok(done);
+                    }
+                }
             }
         }
     }
 
     /// C-ECHO: the response status.
+    ///
+    /// # Errors
+    ///
+    /// When the C-ECHO could not be sent or the association ended first.
     pub fn echo(&mut self) -> Result<Status, ClientError> {
-        let op = EchoScu::start(&mut self.assoc, Instant::now())?;
-        loop {
-            match op.handle(self.operation_event()?) {
-                Ok(status) => return Ok(status),
-                Err(other) => tracing::debug!(event = ?other, "event ignored during C-ECHO"),
-            }
-        }
+        self.run(Operation::Echo, |event| match event {
+            ClientEvent::Echo { status, .. } => Some(status),
+            _ => None,
+        })
     }
 
     /// C-FIND with `identifier` on `sop_class` (Modality Worklist or Hanging Protocol
     /// FIND): an iterator of progress, ending with [`FindProgress::Finished`].
+    ///
+    /// # Errors
+    ///
+    /// When the session takes no more operations.
     pub fn find(
         &mut self,
         sop_class: &Uid,
         identifier: &InMemDicomObject,
     ) -> Result<FindMatches<'_>, ClientError> {
-        let op = FindScu::start(&mut self.assoc, Instant::now(), sop_class, identifier)?;
-        Ok(FindMatches {
-            client: self,
-            op,
-            done: false,
-        })
+        let op = self.session.submit(Operation::Find {
+            sop_class: sop_class.clone(),
+            identifier: identifier.clone(),
+        })?;
+        Ok(FindMatches { client: self, op, done: false })
     }
 
     /// C-GET: instances arrive as C-STORE sub-operations on this association and go to
     /// `store`; `progress` sees every step.
+    ///
+    /// # Errors
+    ///
+    /// When the C-GET could not be sent or the association ended first.
     pub fn get(
         &mut self,
         sop_class: &Uid,
@@ -262,17 +238,15 @@ impl Client {
         store: Arc<dyn StoreHandler>,
         progress: impl FnMut(&RetrieveProgress),
     ) -> Result<RetrieveOutcome, ClientError> {
-        let op = RetrieveScu::get(
-            &mut self.assoc,
-            Instant::now(),
-            sop_class,
-            identifier,
-            store,
-        )?;
-        self.run_retrieve(op, progress)
+        let (sop_class, identifier) = (sop_class.clone(), identifier.clone());
+        self.retrieve(Operation::Get { sop_class, identifier, store }, progress)
     }
 
     /// C-MOVE to `destination`; `progress` sees every pending response.
+    ///
+    /// # Errors
+    ///
+    /// When the C-MOVE could not be sent or the association ended first.
     pub fn move_to(
         &mut self,
         sop_class: &Uid,
@@ -280,70 +254,37 @@ impl Client {
         destination: &AeTitle,
         progress: impl FnMut(&RetrieveProgress),
     ) -> Result<RetrieveOutcome, ClientError> {
-        let op = RetrieveScu::move_to(
-            &mut self.assoc,
-            Instant::now(),
-            sop_class,
-            identifier,
-            destination,
-        )?;
-        self.run_retrieve(op, progress)
+        let (sop_class, identifier) = (sop_class.clone(), identifier.clone());
+        let destination = *destination;
+        self.retrieve(Operation::Move { sop_class, identifier, destination }, progress)
     }
 
-    fn run_retrieve(
+    fn retrieve(
         &mut self,
-        mut op: RetrieveScu,
+        operation: Operation,
         mut progress: impl FnMut(&RetrieveProgress),
     ) -> Result<RetrieveOutcome, ClientError> {
-        let mut received = 0;
-        loop {
-            let event = self.operation_event()?;
-            let now = Instant::now();
-            match op.handle(&mut self.assoc, now, event) {
-                Ok(p) => {
-                    progress(&p);
-                    match p {
-                        RetrieveProgress::Stored { status, .. } if !status.is_failure() => {
-                            received += 1
-                        }
-                        RetrieveProgress::Finished {
-                            status,
-                            sub_operations,
-                            failed_sop_instance_uids,
-                            detail,
-                        } => {
-                            flush(&self.stream, &mut self.assoc, &mut self.out)?;
-                            return Ok(RetrieveOutcome {
-                                status,
-                                sub_operations,
-                                failed_sop_instance_uids,
-                                detail,
-                                received,
-                            });
-                        }
-                        _ => {}
-                    }
-                }
-                Err(other) => tracing::debug!(event = ?other, "event ignored during retrieve"),
+        let mut outcome = RetrieveOutcome::default();
+        self.run(operation, |event| match event {
+            ClientEvent::Retrieve { progress: p, .. } => {
+                progress(&p);
+                outcome.add(&p).then(|| outcome.clone())
             }
-        }
+            _ => None,
+        })
     }
 
-    /// Releases the association and waits for the peer's answer.
+    /// Releases the association and waits for its end.
+    ///
+    /// # Errors
+    ///
+    /// The [`ClientError`] that ended it otherwise (an abort, say).
     pub fn release(mut self) -> Result<(), ClientError> {
-        self.assoc.release(Instant::now())?;
-        let deadline =
-            Instant::now() + self.options.config.release_timeout + Duration::from_secs(1);
+        self.session.release(Instant::now());
         loop {
-            match self.next_event(Some(deadline)) {
-                Ok(Event::Released) | Err(ClientError::Closed) => return Ok(()),
-                Ok(Event::Closed) => return Ok(()),
-                Ok(Event::Aborted(a)) => return Err(ClientError::Aborted(a)),
-                Ok(Event::ReleaseRequested { .. }) => {
-                    // A release collision: answer as the table says (AR-9 for us).
-                    self.assoc.release_response(Instant::now())?;
-                }
+            match self.next_event() {
                 Ok(_) => {}
+                Err(ClientError::Closed) => return Ok(()),
                 Err(e) => return Err(e),
             }
         }
@@ -351,9 +292,8 @@ impl Client {
 
     /// Aborts the association (A-ABORT) and closes the connection.
     pub fn abort(mut self) {
-        let _ = self.assoc.abort(Instant::now());
-        let _ = flush(&self.stream, &mut self.assoc, &mut self.out);
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        self.session.abort(Instant::now());
+        while self.next_event().is_ok() {}
     }
 }
 
@@ -361,21 +301,19 @@ impl Client {
 #[derive(Debug)]
 pub struct FindMatches<'a> {
     client: &'a mut Client,
-    op: FindScu,
+    op: OpId,
     done: bool,
 }
 
 impl FindMatches<'_> {
     /// Asks the SCP to cancel; the iterator goes on until the final response (normally
     /// 0xFE00).
+    ///
+    /// # Errors
+    ///
+    /// When the C-FIND is no longer running.
     pub fn cancel(&mut self) -> Result<(), ClientError> {
-        self.op.cancel(&mut self.client.assoc, Instant::now())?;
-        flush(
-            &self.client.stream,
-            &mut self.client.assoc,
-            &mut self.client.out,
-        )?;
-        Ok(())
+        self.client.session.cancel(Instant::now(), self.op)
     }
 }
 
@@ -383,26 +321,23 @@ impl Iterator for FindMatches<'_> {
     type Item = Result<FindProgress, ClientError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        loop {
-            let event = match self.client.operation_event() {
-                Ok(e) => e,
+        while !self.done {
+            match self.client.next_event() {
+                Ok(ClientEvent::Find { op, progress }) if op == self.op => {
+                    self.done = matches!(progress, FindProgress::Finished { .. });
+                    return Some(Ok(progress));
+                }
+                Ok(ClientEvent::OperationFailed { op, error }) if op == self.op => {
+                    self.done = true;
+                    return Some(Err(self.client.why_ended(error)));
+                }
+                Ok(_) => {}
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));
                 }
-            };
-            match self.op.handle(event) {
-                Ok(p) => {
-                    if matches!(p, FindProgress::Finished { .. }) {
-                        self.done = true;
-                    }
-                    return Some(Ok(p));
-                }
-                Err(other) => tracing::debug!(event = ?other, "event ignored during C-FIND"),
             }
         }
+        None
     }
 }

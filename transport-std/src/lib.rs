@@ -1,32 +1,31 @@
 //! `dicomwire-std`: the blocking `std::net` transport for dicomwire.
 //!
-//! It moves bytes and time between a `TcpStream` and a [`dicomwire::ul::Association`], and
-//! nothing else: every protocol decision (what to send, when to abort, which status to
-//! answer) is the core's.
+//! It moves bytes and time between `TcpStream`s and the core's sessions, and nothing
+//! else: every protocol decision (what to send, when to abort, which status to answer,
+//! whom to admit, every timer) is the session's.
 //!
-//! - [`Client`]: an SCU. It connects with a timeout, turns Nagle off, waits for data with
-//!   a read deadline taken from the core's `poll_timeout`, and offers echo, worklist and
-//!   hanging-protocol find (an iterator of matches), get (instances to a store handler),
-//!   move, cancel, release and abort.
-//! - [`Server`]: an SCP. It accepts connections and runs one thread per association,
-//!   with a limit on concurrent associations (over it the core answers A-ASSOCIATE-RJ
-//!   transient, presentation-related, local-limit-exceeded), C-MOVE sub-associations
-//!   opened from the association's own thread, and a graceful shutdown that lets
-//!   operations in progress finish, releases idle associations and aborts what is left
-//!   after a grace period.
+//! - [`Client`]: an SCU over a [`ScuSession`](dicomwire::session::ScuSession). It
+//!   connects within the association's connect timeout, turns Nagle off, waits for data
+//!   until the session's next deadline, and offers echo, worklist and hanging-protocol
+//!   find (an iterator of matches), get (instances to a store handler), move, cancel,
+//!   release and abort, one operation at a time.
+//! - [`Server`]: an SCP. It accepts connections and runs one thread per
+//!   [`ScpSession`](dicomwire::session::ScpSession) (with a reader thread per socket),
+//!   opens the C-MOVE sub-associations the session asks for from that thread, and on
+//!   shutdown closes its listener at once and lets each session end itself.
 //!
 //! ```no_run
-//! use std::time::Duration;
 //! use dicomwire::pdu::AeTitle;
 //! use dicomwire::service::scu::{association_request, ScuService};
-//! use dicomwire_std::{Client, ClientOptions};
+//! use dicomwire::ul::AssociationConfig;
+//! use dicomwire_std::Client;
 //!
 //! let request = association_request(
 //!     AeTitle::new("ECHOSCU")?,
 //!     AeTitle::new("ANY-SCP")?,
 //!     &[ScuService::Verification],
 //! );
-//! let mut client = Client::connect("127.0.0.1:11112", request, ClientOptions::default())?;
+//! let mut client = Client::connect("127.0.0.1:11112", request, AssociationConfig::default())?;
 //! let status = client.echo()?;
 //! assert!(status.is_success());
 //! client.release()?;
@@ -37,5 +36,7 @@ mod client;
 mod server;
 mod wire;
 
-pub use client::{Client, ClientError, ClientOptions, FindMatches, RetrieveOutcome};
-pub use server::{Server, ServerOptions, ShutdownHandle};
+pub use client::{Client, FindMatches};
+pub use dicomwire::session::RetrieveOutcome;
+pub use dicomwire::session::ClientError;
+pub use server::{Server, ShutdownHandle};

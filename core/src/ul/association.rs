@@ -669,6 +669,11 @@ impl Association {
         }
     }
 
+    /// Whether events wait to be taken with [`poll_event`](Self::poll_event).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -784,6 +789,12 @@ impl Association {
             }
         }
         input.len() - rest.len()
+    }
+
+    /// The peer did something, though no byte was taken (a session holding its input
+    /// back while its user catches up): the idle and DIMSE timers count from `now`.
+    pub(crate) fn note_activity(&mut self, now: Instant) {
+        self.timers.activity(now);
     }
 
     /// [`handle_input`](Self::handle_input) for input the caller holds as [`Bytes`]: the

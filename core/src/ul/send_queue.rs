@@ -125,6 +125,17 @@ impl SendQueue {
         }
     }
 
+    /// Moves everything queued, in order, to the end of `out` (for a transport that
+    /// writes from one buffer, or a test): the queue is then empty.
+    pub fn drain_into(&mut self, out: &mut Vec<u8>) {
+        out.reserve(self.len);
+        for segment in &self.segments {
+            out.extend_from_slice(segment);
+        }
+        out.extend_from_slice(&self.tail);
+        self.clear();
+    }
+
     /// Drops everything queued.
     pub fn clear(&mut self) {
         self.segments.clear();

@@ -98,6 +98,19 @@ impl Scp {
         self.sub_mut(id).map(|s| &mut s.association)
     }
 
+    /// The sub-association `id`, to look at.
+    pub fn sub_association_ref(&self, id: SubAssociationId) -> Option<&Association> {
+        self.jobs
+            .iter()
+            .filter_map(|j| match j {
+                Job::Retrieve(r) => r.sub.as_ref(),
+                Job::Find(_) => None,
+            })
+            .chain(self.finished_subs.iter())
+            .find(|s| s.id == id)
+            .map(|s| &s.association)
+    }
+
     /// The ids of the open sub-associations.
     pub fn sub_association_ids(&self) -> Vec<SubAssociationId> {
         self.jobs

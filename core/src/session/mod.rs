@@ -1,0 +1,132 @@
+//! Sessions: the whole of a connection, in the core. A transport drives sessions and
+//! nothing else.
+//!
+//! - [`ScpSession`]: one accepted connection with everything it leads to (its
+//!   association, the SCP serving it, the C-MOVE sub-associations it opens, each on a
+//!   [`LinkId`] of its own), admission, graceful shutdown, every timer; what an operator
+//!   wants to see comes out as [`ScpEvent`]s. [`ScpServer`] makes one per accepted
+//!   connection and keeps the admission count.
+//! - [`ScuSession`]: one client association with a queue of [`Operation`]s (C-ECHO,
+//!   worklist and hanging-protocol C-FIND, C-GET into a store handler, C-MOVE), cancel,
+//!   release after the queue, abort; what happens comes out as [`ClientEvent`]s, and
+//!   every failure is a [`ClientError`].
+//!
+//! # Writing a transport
+//!
+//! A transport owns sockets, a clock and a way to wait; the sessions own every decision.
+//! Its loop, for each session:
+//!
+//! 1. **Wait** for input on any of the session's sockets, for a socket with room to
+//!    write while bytes wait, or until [`ScpSession::poll_timeout`] (the session's one
+//!    deadline: every timer in the table on [`Timer`](crate::ul::Timer), and the shutdown
+//!    grace period).
+//! 2. **Take one `now`** from the clock for the whole turn, and give the session what
+//!    happened: `handle_input(now, link, &bytes)` for bytes read (keep what it did not
+//!    take, and offer it again once `wants_read`), `handle_transport_closed`,
+//!    `handle_transport_connected` / `handle_transport_connect_failed` for a
+//!    sub-association it asked for, `handle_timeout(now)` once the deadline passed.
+//! 3. **Drain**, in this order: `poll_transmit` for each link until `None` (the main link
+//!    first) and write what it gave, as far as the socket takes it; `poll_connect` (open
+//!    a connection, without blocking the other sessions if you can); `poll_close` (close
+//!    the link once its bytes are written); `poll_event` (log it).
+//! 4. Drop the session once `is_finished`.
+//!
+//! Two rules matter more than they look:
+//!
+//! - **One clock.** The `now` given to a session must come from the clock the transport
+//!   sleeps on. Sleeping on tokio's clock (paused in tests, or auto-advanced) while
+//!   passing `std::time::Instant::now()`, or the reverse, makes a deadline that has
+//!   passed for one clock still in the future for the other: the loop wakes at once,
+//!   hands in a `now` before the deadline, and spins a core at 100%.
+//! - **When the core asks to close, close.** `poll_close` (or
+//!   [`ScuSession::should_close_transport`]) means the association is over on the wire:
+//!   write what was already taken, then close the socket; do not wait for the peer.
+//!
+//! Reading into [`ReadBuffers`](crate::ul::ReadBuffers) and writing from a
+//! [`SendQueue`](crate::ul::SendQueue) keeps C-STORE data sets out of user-space copies:
+//! large reads are lent to the session, data set fragments are written from the user's
+//! memory.
+//!
+//! # A session pair in memory
+//!
+//! A C-ECHO and a worklist C-FIND between an [`ScuSession`] and an [`ScpSession`], bytes
+//! moved by hand:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use bytes::Bytes;
+//! use dicom_object::InMemDicomObject;
+//! use dicomwire::pdu::AeTitle;
+//! use dicomwire::service::scu::{association_request, FindProgress, ScuService};
+//! use dicomwire::service::{uids, Handlers, InMemoryWorklist};
+//! use dicomwire::session::{ClientEvent, LinkId, Operation, ScpConfig, ScpSession, ScuSession};
+//! use dicomwire::ul::{AcceptorPolicy, AssociationConfig, SendQueue, SupportedSyntax};
+//!
+//! let now = Instant::now();
+//! // The SCP: Verification and an empty worklist.
+//! let ts = uids::uncompressed_transfer_syntaxes();
+//! let policy = AcceptorPolicy {
+//!     abstract_syntaxes: vec![
+//!         SupportedSyntax::new(uids::VERIFICATION, ts.clone()),
+//!         SupportedSyntax::new(uids::MODALITY_WORKLIST_FIND, ts),
+//!     ],
+//!     ..AcceptorPolicy::default()
+//! };
+//! let handlers = Handlers {
+//!     worklist: Some(Arc::new(InMemoryWorklist::new(Vec::new()))),
+//!     ..Handlers::default()
+//! };
+//! let config = Arc::new(ScpConfig::new(Arc::new(policy), Arc::new(handlers)));
+//! let mut scp = ScpSession::new(now, config, 0)?;
+//!
+//! // The SCU: a C-ECHO, a C-FIND, then release.
+//! let request = association_request(
+//!     AeTitle::new("MODALITY")?,
+//!     AeTitle::new("RIS")?,
+//!     &[ScuService::Verification, ScuService::WorklistFind],
+//! );
+//! let mut scu = ScuSession::new(now, AssociationConfig::default(), request)?;
+//! scu.handle_transport_connected(now);
+//! scu.submit(Operation::Echo)?;
+//! scu.submit(Operation::worklist_find(InMemDicomObject::new_empty()))?;
+//! scu.release(now);
+//!
+//! let mut events = Vec::new();
+//! while !scu.is_finished() {
+//!     let (mut queue, mut wire) = (SendQueue::new(), Vec::new());
+//!     while scu.poll_transmit(now, &mut queue).is_some() {}
+//!     queue.drain_into(&mut wire);
+//!     let bytes = Bytes::from(wire);
+//!     assert_eq!(scp.handle_input(now, LinkId::MAIN, &bytes)?, bytes.len());
+//!     let mut back = Vec::new();
+//!     while scp.poll_transmit(now, LinkId::MAIN, &mut queue).is_some() {}
+//!     queue.drain_into(&mut back);
+//!     while scp.poll_event().is_some() {}
+//!     let bytes = Bytes::from(back);
+//!     assert_eq!(scu.handle_input(now, &bytes)?, bytes.len());
+//!     if scp.poll_close() == Some(LinkId::MAIN) {
+//!         scu.handle_transport_closed(now);
+//!     }
+//!     events.extend(std::iter::from_fn(|| scu.poll_event()));
+//! }
+//! assert!(matches!(events[0], ClientEvent::Established(_)));
+//! assert!(matches!(&events[1], ClientEvent::Echo { status, .. } if status.is_success()));
+//! assert!(matches!(
+//!     &events[2],
+//!     ClientEvent::Find { progress: FindProgress::Finished { status, .. }, .. } if status.is_success()
+//! ));
+//! assert!(matches!(events.last(), Some(ClientEvent::Closed(Ok(())))));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod client;
+mod server;
+
+pub use client::{
+    ClientError, ClientEvent, MAX_UNTAKEN_EVENTS, OpId, Operation, RetrieveOutcome, ScuSession,
+};
+pub use server::{
+    Connect, LinkId, MAX_QUEUED_OUTGOING, MAX_UNTAKEN_SCP_EVENTS, ScpConfig, ScpEvent,
+    ScpServer, ScpSession, SessionMisuse,
+};
