@@ -9,14 +9,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::Criterion;
 use bytes::Bytes;
+use criterion::Criterion;
 use dicomwire::pdu::AeTitle;
 use dicomwire::service::scu::{ScuService, association_request};
 use dicomwire::service::{Handlers, uids};
-use dicomwire::session::{
-    ClientEvent, LinkId, Operation, ScpConfig, ScpSession, ScuSession,
-};
+use dicomwire::session::{ClientEvent, LinkId, Operation, ScpConfig, ScpSession, ScuSession};
 use dicomwire::ul::{
     AcceptorPolicy, AssociationConfig, AssociationRequest, SendQueue, SupportedSyntax,
 };
@@ -45,8 +43,8 @@ fn request() -> AssociationRequest {
 /// handed over in memory.
 fn echo_in_memory(config: &Arc<ScpConfig>, request: &AssociationRequest) {
     let now = Instant::now();
-    let mut scu = ScuSession::new(now, AssociationConfig::default(), request.clone())
-        .expect("requestor");
+    let mut scu =
+        ScuSession::new(now, AssociationConfig::default(), request.clone()).expect("requestor");
     scu.handle_transport_connected(now);
     scu.submit(Operation::Echo).expect("echo");
     scu.release(now);
@@ -65,7 +63,8 @@ fn echo_in_memory(config: &Arc<ScpConfig>, request: &AssociationRequest) {
         wire.clear();
         queue.drain_into(&mut wire);
         if !wire.is_empty() {
-            scu.handle_input(now, &Bytes::copy_from_slice(&wire)).expect("requestor input");
+            scu.handle_input(now, &Bytes::copy_from_slice(&wire))
+                .expect("requestor input");
         }
         if scp.poll_close().is_some() {
             scu.handle_transport_closed(now);

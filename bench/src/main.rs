@@ -35,8 +35,8 @@ use dicom_dictionary_std::uids::CT_IMAGE_STORAGE;
 use dicomwire::pdu::AeTitle;
 use dicomwire::service::scu::{ScuService, association_request};
 use dicomwire::service::{dataset, uids};
-use dicomwire_cli::{files, sample};
 use dicomwire::ul::AssociationConfig;
+use dicomwire_cli::{files, sample};
 use dicomwire_std::Client;
 
 #[derive(Parser, Debug)]

@@ -17,9 +17,9 @@ use dicomwire::service::{
     Destination, Handlers, InMemoryHangingProtocols, InMemoryWorklist, StaticDestinations,
     StoreHandler, StoreRequest, StoreSink, StoreStart, uids,
 };
+use dicomwire::session::{ClientError, ClientEvent, Operation, OperationResult, ScpConfig};
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
 use dicomwire_cli::{files, json, keys, sample};
-use dicomwire::session::{ClientError, RetrieveOutcome, ScpConfig};
 use dicomwire_mio::MioServer;
 use dicomwire_std::{Client, Server};
 
@@ -709,31 +709,39 @@ fn find(
             std::io::stdout().lock(),
         ))
     };
-    {
-        let results = client
-            .find(&sop_class, &identifier)
-            .map_err(|e| describe_error(&e, &scu.peer))?;
-        for progress in results {
-            match progress.map_err(|e| describe_error(&e, &scu.peer))? {
-                FindProgress::Match { identifier, .. } => {
-                    matches += 1;
-                    if as_json {
-                        match_line(&mut lines, &json::to_json(&identifier));
-                    } else {
-                        match_line(&mut lines, &summary(model, matches, &identifier));
-                    }
+    let find = Operation::Find {
+        sop_class,
+        identifier,
+    };
+    client
+        .run(find, |event| match event {
+            ClientEvent::Find {
+                progress: FindProgress::Match { identifier, .. },
+                ..
+            } => {
+                matches += 1;
+                if as_json {
+                    match_line(&mut lines, &json::to_json(identifier));
+                } else {
+                    match_line(&mut lines, &summary(model, matches, identifier));
                 }
-                FindProgress::Undecodable(e) => eprintln!("a match could not be decoded: {e}"),
-                FindProgress::Finished { status, detail } => {
-                    final_status = Some(status);
-                    if let Some(comment) = detail.error_comment {
-                        eprintln!("error comment: {comment}");
-                    }
-                }
-                _ => {}
             }
-        }
-    }
+            ClientEvent::Find {
+                progress: FindProgress::Undecodable(e),
+                ..
+            } => eprintln!("a match could not be decoded: {e}"),
+            ClientEvent::Find {
+                progress: FindProgress::Finished { status, detail },
+                ..
+            } => {
+                final_status = Some(*status);
+                if let Some(comment) = &detail.error_comment {
+                    eprintln!("error comment: {comment}");
+                }
+            }
+            _ => {}
+        })
+        .map_err(|e| describe_error(&e, &scu.peer))?;
     if lines.flush().is_err() {
         std::process::exit(0);
     }
@@ -808,9 +816,12 @@ fn summary(model: QueryModel, n: usize, obj: &InMemDicomObject) -> String {
     }
 }
 
-fn progress_printer() -> impl FnMut(&RetrieveProgress) {
+fn progress_printer() -> impl FnMut(&ClientEvent) {
     let interactive = std::io::stderr().is_terminal();
-    move |p| {
+    move |event| {
+        let ClientEvent::Retrieve { progress: p, .. } = event else {
+            return;
+        };
         let line = match p {
             RetrieveProgress::Stored {
                 sop_instance_uid,
@@ -833,7 +844,7 @@ fn progress_printer() -> impl FnMut(&RetrieveProgress) {
     }
 }
 
-fn report(outcome: &RetrieveOutcome, service: Service, what: &str) -> ExitCode {
+fn report(outcome: &OperationResult, service: Service, what: &str) -> ExitCode {
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
@@ -871,13 +882,13 @@ fn get(scu: &ScuArgs, key_args: &[String], out: &Path) -> Result<ExitCode, Strin
     let store = Arc::new(DirectoryStore {
         dir: out.to_path_buf(),
     });
+    let operation = Operation::Get {
+        sop_class: uids::HANGING_PROTOCOL_GET,
+        identifier,
+        store,
+    };
     let outcome = client
-        .get(
-            &uids::HANGING_PROTOCOL_GET,
-            &identifier,
-            store,
-            progress_printer(),
-        )
+        .run(operation, progress_printer())
         .map_err(|e| describe_error(&e, &scu.peer))?;
     client
         .release()
@@ -897,13 +908,13 @@ fn move_to(scu: &ScuArgs, dest: &str, key_args: &[String]) -> Result<ExitCode, S
     let identifier = retrieve_identifier(key_args)?;
     let destination = ae(dest, "destination")?;
     let mut client = connect(scu, &[ScuService::HangingProtocolMove])?;
+    let operation = Operation::Move {
+        sop_class: uids::HANGING_PROTOCOL_MOVE,
+        identifier,
+        destination,
+    };
     let outcome = client
-        .move_to(
-            &uids::HANGING_PROTOCOL_MOVE,
-            &identifier,
-            &destination,
-            progress_printer(),
-        )
+        .run(operation, progress_printer())
         .map_err(|e| describe_error(&e, &scu.peer))?;
     client
         .release()

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dicomwire::dimse::{CEchoRq, Message, Status};
 use dicomwire::pdu::{AeTitle, PresentationContextId};
-use dicomwire::service::scu::{FindProgress, RetrieveProgress, ScuService, association_request};
+use dicomwire::service::scu::{FindProgress, ScuService, association_request};
 use dicomwire::service::{
     Destination, Handlers, InMemoryHangingProtocols, InMemoryWorklist, StaticDestinations, uids,
 };
 use dicomwire::session::{
-    ClientError, ClientEvent, LinkId, MAX_QUEUED_OUTGOING, Operation, RetrieveOutcome,
-    ScpConfig, ScpEvent, ScpServer, ScpSession, ScuSession,
+    ClientError, ClientEvent, LinkId, MAX_QUEUED_OUTGOING, Operation, OperationResult, ScpConfig,
+    ScpEvent, ScpServer, ScpSession, ScuSession,
 };
 use dicomwire::ul::{
     Aborted, AcceptorPolicy, Association, AssociationConfig, Event, RejectReason, RolePolicy,
@@ -46,7 +46,15 @@ fn scp_config(items: usize, protocols: usize, destination: Option<Destination>) 
         ..AcceptorPolicy::default()
     };
     let records = (0..items)
-        .map(|i| worklist_record(&format!("DOE^{i}"), &format!("P{i}"), "CT", "20240102", "0900"))
+        .map(|i| {
+            worklist_record(
+                &format!("DOE^{i}"),
+                &format!("P{i}"),
+                "CT",
+                "20240102",
+                "0900",
+            )
+        })
         .collect();
     let mut destinations = StaticDestinations::new();
     if let Some(d) = destination {
@@ -152,7 +160,10 @@ impl World {
         queue.drain_into(&mut wire);
         if !wire.is_empty() && !self.scp_closed {
             let bytes = Bytes::from(wire);
-            let taken = self.scp.handle_input(now, LinkId::MAIN, &bytes).expect("input");
+            let taken = self
+                .scp
+                .handle_input(now, LinkId::MAIN, &bytes)
+                .expect("input");
             moved |= taken > 0;
             self.refused = bytes.slice(taken..);
         }
@@ -160,7 +171,11 @@ impl World {
         let mut back = self.scu_refused.to_vec();
         let budget = self.pdu_budget.unwrap_or(usize::MAX);
         for _ in 0..budget {
-            if self.scp.poll_transmit(now, LinkId::MAIN, &mut queue).is_none() {
+            if self
+                .scp
+                .poll_transmit(now, LinkId::MAIN, &mut queue)
+                .is_none()
+            {
                 break;
             }
         }
@@ -180,7 +195,8 @@ impl World {
             let host = self.hosts.get_mut(&link).expect("host");
             if !out.is_empty() {
                 moved = true;
-                host.handle_input(now, LinkId::MAIN, &Bytes::from(out)).expect("input");
+                host.handle_input(now, LinkId::MAIN, &Bytes::from(out))
+                    .expect("input");
             }
             let mut back = Vec::new();
             while host.poll_transmit(now, LinkId::MAIN, &mut queue).is_some() {}
@@ -206,9 +222,15 @@ impl World {
                 Some(config) => {
                     let host = ScpSession::new(now, Arc::clone(config), 0).expect("host");
                     self.hosts.insert(link, host);
-                    self.scp.handle_transport_connected(now, link).expect("connected");
+                    self.scp
+                        .handle_transport_connected(now, link)
+                        .expect("connected");
                 }
-                None => self.scp.handle_transport_connect_failed(now, link, "connection refused"),
+                None => self.scp.handle_transport_connect_failed(
+                    now,
+                    link,
+                    std::io::ErrorKind::ConnectionRefused.into(),
+                ),
             }
         }
         while let Some(connect) = self.scp.poll_connect() {
@@ -302,10 +324,16 @@ fn finds_of_any_size_drain_to_the_end_with_the_documented_loop() {
     // loop that followed the documentation.
     for items in [0, 1, 3, 4, 5, 17, 300] {
         let mut w = World::new(scp_config(items, 0, None), &[ScuService::WorklistFind]);
-        w.scu.submit(Operation::worklist_find(worklist_query())).expect("submit");
+        w.scu
+            .submit(Operation::worklist_find(worklist_query()))
+            .expect("submit");
         w.scu.release(w.now);
         w.finish();
-        assert_eq!(matches(&w.client_events), (items, Some(Status::SUCCESS)), "{items}");
+        assert_eq!(
+            matches(&w.client_events),
+            (items, Some(Status::SUCCESS)),
+            "{items}"
+        );
         assert!(w.closed().is_ok());
         assert!(w.scp.is_finished());
         let outcomes: Vec<_> = w
@@ -327,10 +355,16 @@ fn the_queue_runs_in_order_and_release_waits_for_it() {
         &[ScuService::Verification, ScuService::WorklistFind],
     );
     let echo = w.scu.submit(Operation::Echo).expect("submit");
-    let find = w.scu.submit(Operation::worklist_find(worklist_query())).expect("submit");
+    let find = w
+        .scu
+        .submit(Operation::worklist_find(worklist_query()))
+        .expect("submit");
     let echo2 = w.scu.submit(Operation::Echo).expect("submit");
     w.scu.release(w.now);
-    assert!(matches!(w.scu.submit(Operation::Echo), Err(ClientError::NotAccepting)));
+    assert!(matches!(
+        w.scu.submit(Operation::Echo),
+        Err(ClientError::NotAccepting)
+    ));
     w.finish();
     let order: Vec<String> = w
         .client_events
@@ -338,8 +372,14 @@ fn the_queue_runs_in_order_and_release_waits_for_it() {
         .map(|e| match e {
             ClientEvent::Established(_) => "established".into(),
             ClientEvent::Echo { op, status } => format!("echo {op} {status:?}"),
-            ClientEvent::Find { op, progress: FindProgress::Match { .. } } => format!("match {op}"),
-            ClientEvent::Find { op, progress: FindProgress::Finished { .. } } => format!("found {op}"),
+            ClientEvent::Find {
+                op,
+                progress: FindProgress::Match { .. },
+            } => format!("match {op}"),
+            ClientEvent::Find {
+                op,
+                progress: FindProgress::Finished { .. },
+            } => format!("found {op}"),
             ClientEvent::Closed(r) => format!("closed {}", r.is_ok()),
             other => format!("{other:?}"),
         })
@@ -398,7 +438,11 @@ fn over_the_limit_a_server_rejects_and_admits_again_once_a_slot_frees() {
     assert_eq!(server.slots(), 1, "a released association holds no slot");
     let fourth = server.accept(now).expect("fourth");
     let w4 = run(fourth);
-    assert!(w4.client_events.iter().any(|e| matches!(e, ClientEvent::Echo { .. })));
+    assert!(
+        w4.client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Echo { .. }))
+    );
     assert_eq!(server.slots(), 2);
     drop((second, w1, w4));
     assert_eq!((server.slots(), server.connections()), (0, 0));
@@ -419,7 +463,9 @@ fn shutdown_releases_an_idle_association_and_finishes_one_at_work() {
     assert!(w.scp.is_finished());
     // Busy with a long C-FIND: it finishes, then the association is released.
     let mut w = World::new(scp_config(50, 0, None), &[ScuService::WorklistFind]);
-    w.scu.submit(Operation::worklist_find(worklist_query())).expect("submit");
+    w.scu
+        .submit(Operation::worklist_find(worklist_query()))
+        .expect("submit");
     for _ in 0..5 {
         w.round();
     }
@@ -453,14 +499,21 @@ fn shutdown_aborts_what_is_left_after_the_grace_period() {
     let asked = w.now;
     w.scp.shutdown(w.now);
     w.settle();
-    assert!(!w.scu.is_finished(), "the C-MOVE still runs within the grace period");
+    assert!(
+        !w.scu.is_finished(),
+        "the C-MOVE still runs within the grace period"
+    );
     while !w.scu.is_finished() && w.advance_to_next_timeout() {}
     assert!(
         matches!(w.closed(), Err(ClientError::Aborted(Aborted::ByPeer(_)))),
         "{:?}",
         w.client_events
     );
-    assert!(w.now - asked <= Duration::from_secs(5), "{:?}", w.now - asked);
+    assert!(
+        w.now - asked <= Duration::from_secs(5),
+        "{:?}",
+        w.now - asked
+    );
 }
 
 #[test]
@@ -478,7 +531,11 @@ fn a_release_collision_at_shutdown_completes_at_once() {
     assert_eq!(w.now, started, "no timer had to fire");
     assert!(w.closed().is_ok(), "{:?}", w.client_events);
     assert!(w.scp_events.iter().any(|e| matches!(e, ScpEvent::Released)));
-    assert!(!w.scp_events.iter().any(|e| matches!(e, ScpEvent::Aborted(_))));
+    assert!(
+        !w.scp_events
+            .iter()
+            .any(|e| matches!(e, ScpEvent::Aborted(_)))
+    );
 }
 
 #[test]
@@ -502,11 +559,9 @@ fn a_move_runs_over_a_sub_association_link() {
         .expect("submit");
     w.scu.release(w.now);
     w.finish();
-    let mut outcome = RetrieveOutcome::default();
+    let mut outcome = OperationResult::default();
     for e in &w.client_events {
-        if let ClientEvent::Retrieve { progress, .. } = e {
-            outcome.add(progress);
-        }
+        outcome.add(e);
     }
     assert_eq!(outcome.status, Status::SUCCESS, "{:?}", w.client_events);
     assert_eq!(outcome.sub_operations.completed, Some(3));
@@ -533,15 +588,17 @@ fn a_move_to_an_unreachable_destination_fails_its_sub_operations() {
         ))
         .expect("submit");
     w.finish_op();
-    let mut outcome = RetrieveOutcome::default();
+    let mut outcome = OperationResult::default();
     for e in &w.client_events {
-        if let ClientEvent::Retrieve { progress, .. } = e {
-            outcome.add(progress);
-        }
+        outcome.add(e);
     }
     assert_eq!(outcome.status, Status::OUT_OF_RESOURCES_SUB_OPERATIONS);
     assert_eq!(outcome.sub_operations.failed, Some(2));
-    assert!(w.scp_events.iter().any(|e| matches!(e, ScpEvent::SubAssociationFailed { .. })));
+    assert!(
+        w.scp_events
+            .iter()
+            .any(|e| matches!(e, ScpEvent::SubAssociationFailed { .. }))
+    );
 }
 
 impl World {
@@ -579,7 +636,8 @@ fn a_peer_that_sends_requests_without_reading_is_held_back() {
     peer.handle_transport_connected(now).expect("connect");
     let mut wire = Vec::new();
     while peer.poll_transmit(now, &mut wire).is_some() {}
-    scp.handle_input(now, LinkId::MAIN, &Bytes::from(wire)).expect("input");
+    scp.handle_input(now, LinkId::MAIN, &Bytes::from(wire))
+        .expect("input");
     let mut queue = SendQueue::new();
     let mut back = Vec::new();
     while scp.poll_transmit(now, LinkId::MAIN, &mut queue).is_some() {}
@@ -610,7 +668,9 @@ fn a_peer_that_sends_requests_without_reading_is_held_back() {
     // Once the answers go out, it takes more.
     while scp.poll_transmit(now, LinkId::MAIN, &mut queue).is_some() {}
     assert!(scp.wants_read(LinkId::MAIN));
-    let more = scp.handle_input(now, LinkId::MAIN, &input.slice(taken..)).expect("input");
+    let more = scp
+        .handle_input(now, LinkId::MAIN, &input.slice(taken..))
+        .expect("input");
     assert!(more > 0);
 }
 
@@ -636,7 +696,10 @@ fn a_client_whose_request_goes_unanswered_is_closed_by_the_dimse_timer() {
     );
     assert!(w.client_events.iter().any(|e| matches!(
         e,
-        ClientEvent::OperationFailed { error: ClientError::Ended, .. }
+        ClientEvent::OperationFailed {
+            error: ClientError::Ended,
+            ..
+        }
     )));
 }
 
@@ -647,10 +710,16 @@ fn a_client_that_cannot_connect_says_why() {
     scu.submit(Operation::Echo).expect("submit");
     scu.handle_transport_connect_failed(now, std::io::ErrorKind::ConnectionRefused.into());
     let events: Vec<_> = std::iter::from_fn(|| scu.poll_event()).collect();
-    assert!(matches!(
-        events.as_slice(),
-        [ClientEvent::OperationFailed { .. }, ClientEvent::Closed(Err(ClientError::Connect(_)))]
-    ), "{events:?}");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                ClientEvent::OperationFailed { .. },
+                ClientEvent::Closed(Err(ClientError::Connect(_)))
+            ]
+        ),
+        "{events:?}"
+    );
     assert!(scu.is_finished());
 
     let mut scu = client(now, &[ScuService::Verification]);
@@ -658,10 +727,13 @@ fn a_client_that_cannot_connect_says_why() {
     assert_eq!(deadline, now + AssociationConfig::default().connect_timeout);
     scu.handle_timeout(deadline);
     let events: Vec<_> = std::iter::from_fn(|| scu.poll_event()).collect();
-    assert!(matches!(
-        events.as_slice(),
-        [ClientEvent::Closed(Err(ClientError::ConnectTimeout(_)))]
-    ), "{events:?}");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [ClientEvent::Closed(Err(ClientError::ConnectTimeout(_)))]
+        ),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -683,7 +755,10 @@ fn a_client_whose_contexts_were_all_refused_aborts() {
     w.scu.submit(Operation::Echo).expect("submit");
     w.settle();
     assert!(
-        matches!(w.closed(), Err(ClientError::NoAcceptedContext(_)) | Err(ClientError::Rejected(_))),
+        matches!(
+            w.closed(),
+            Err(ClientError::NoAcceptedContext(_)) | Err(ClientError::Rejected(_))
+        ),
         "{:?}",
         w.client_events
     );
@@ -691,9 +766,15 @@ fn a_client_whose_contexts_were_all_refused_aborts() {
 
 #[test]
 fn a_queued_operation_can_be_cancelled_and_a_running_find_is() {
-    let mut w = World::new(scp_config(40, 0, None), &[ScuService::WorklistFind, ScuService::Verification]);
+    let mut w = World::new(
+        scp_config(40, 0, None),
+        &[ScuService::WorklistFind, ScuService::Verification],
+    );
     w.pdu_budget = Some(2);
-    let find = w.scu.submit(Operation::worklist_find(worklist_query())).expect("submit");
+    let find = w
+        .scu
+        .submit(Operation::worklist_find(worklist_query()))
+        .expect("submit");
     let echo = w.scu.submit(Operation::Echo).expect("submit");
     w.scu.cancel(w.now, echo).expect("cancel queued");
     for _ in 0..4 {
@@ -708,6 +789,9 @@ fn a_queued_operation_can_be_cancelled_and_a_running_find_is() {
         e,
         ClientEvent::OperationFailed { op, error: ClientError::Cancelled } if *op == echo
     )));
-    assert!(matches!(w.scu.cancel(w.now, find), Err(ClientError::UnknownOperation)));
+    assert!(matches!(
+        w.scu.cancel(w.now, find),
+        Err(ClientError::UnknownOperation)
+    ));
     let _ = State::Idle;
 }

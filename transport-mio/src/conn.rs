@@ -1,11 +1,11 @@
-//! One accepted connection: its [`ScpSession`] and a socket per link.
+//! One session of the loop, a server's or a client's, and a socket per link.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Instant;
 
-use dicomwire::session::{Connect, LinkId, ScpSession};
+use dicomwire::session::{Connect, LinkId, Session};
 use dicomwire::ul::ReadBuffers;
 use mio::Registry;
 use slab::Slab;
@@ -13,10 +13,10 @@ use slab::Slab;
 use crate::socket::{Received, Socket};
 use crate::tokens::Slot;
 
-/// How many read/process/write rounds one connection gets per turn of the loop.
-pub(crate) const ROUNDS_PER_TURN: usize = 32;
+/// How many read/process/write rounds one session gets per turn of the loop.
+const ROUNDS_PER_TURN: usize = 32;
 
-/// What the loop lends a connection while driving it.
+/// What the loop lends a session while driving it.
 pub(crate) struct Ctx<'a> {
     pub(crate) registry: &'a Registry,
     /// Sub-association tokens: slot to (connection key, link).
@@ -24,23 +24,25 @@ pub(crate) struct Ctx<'a> {
     pub(crate) buffers: &'a mut ReadBuffers,
 }
 
-/// An accepted connection: its session and a socket per open link.
-pub(crate) struct Conn {
+/// A session and a socket per open link.
+pub(crate) struct Conn<S> {
     key: usize,
     peer: SocketAddr,
-    pub(crate) session: ScpSession,
+    pub(crate) session: S,
     sockets: HashMap<LinkId, Socket>,
     /// Sub-association links: their key in the loop's table of sub slots.
     sub_slots: HashMap<LinkId, usize>,
 }
 
-impl Conn {
-    pub(crate) fn new(key: usize, peer: SocketAddr, socket: Socket, session: ScpSession) -> Self {
+impl<S: Session> Conn<S> {
+    /// `session`, whose main link is `socket` (none: a connect that failed at once).
+    pub(crate) fn new(key: usize, peer: SocketAddr, socket: Option<Socket>, session: S) -> Self {
+        let sockets = socket.map(|s| (LinkId::MAIN, s)).into_iter().collect();
         Self {
             key,
             peer,
             session,
-            sockets: HashMap::from([(LinkId::MAIN, socket)]),
+            sockets,
             sub_slots: HashMap::new(),
         }
     }
@@ -69,19 +71,32 @@ impl Conn {
     }
 
     /// Moves bytes, connections and time until nothing moves or the round budget is
-    /// spent, then makes the registrations follow the session. Returns true when work is
-    /// left for another turn.
-    pub(crate) fn drive(&mut self, ctx: &mut Ctx<'_>) -> io::Result<bool> {
+    /// spent, giving the session to `take_events` after each round; then makes the
+    /// registrations follow the session. Returns true when work is left for another turn.
+    pub(crate) fn drive(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        mut take_events: impl FnMut(&mut S) -> bool,
+    ) -> io::Result<bool> {
         let _span = tracing::info_span!("assoc", peer = %self.peer).entered();
-        let now = Instant::now();
-        if self.session.poll_timeout().is_some_and(|d| d <= now) {
-            self.session.handle_timeout(now);
-        }
+        // Input that waited while the loop was busy comes before a deadline that passed
+        // meanwhile: it may be the answer the timer is waiting for.
         let mut more = true;
-        for _ in 0..ROUNDS_PER_TURN {
-            if !self.round(ctx)? {
-                more = false;
-                break;
+        for pass in 0..2 {
+            if pass == 1 {
+                let now = Instant::now();
+                if self.session.poll_timeout().is_none_or(|d| d > now) {
+                    break;
+                }
+                self.session.handle_timeout(now);
+            }
+            more = true;
+            for _ in 0..ROUNDS_PER_TURN {
+                let moved = self.round(ctx)?;
+                if !(take_events(&mut self.session) | moved) {
+                    more = false;
+                    break;
+                }
             }
         }
         for (link, socket) in &mut self.sockets {
@@ -94,8 +109,7 @@ impl Conn {
     fn round(&mut self, ctx: &mut Ctx<'_>) -> io::Result<bool> {
         let mut moved = false;
         let now = Instant::now();
-        let links: Vec<LinkId> = self.sockets.keys().copied().collect();
-        for link in links {
+        for link in self.sockets.keys().copied().collect::<Vec<_>>() {
             let Some(socket) = self.sockets.get_mut(&link) else {
                 continue;
             };
@@ -107,7 +121,7 @@ impl Conn {
                     }
                     Err(e) => {
                         self.remove(link, ctx);
-                        self.session.handle_transport_connect_failed(now, link, &e.to_string());
+                        self.session.handle_transport_connect_failed(now, link, e);
                     }
                 }
                 continue;
@@ -116,9 +130,8 @@ impl Conn {
                 continue;
             }
             let session = &mut self.session;
-            match socket.receive(ctx.buffers, |b| {
-                session.handle_input(now, link, b).unwrap_or(b.len())
-            }) {
+            let take = |b: &_| session.handle_input(now, link, b).unwrap_or(b.len());
+            match socket.receive(ctx.buffers, take) {
                 Received::Nothing => {}
                 Received::Taken => moved = true,
                 Received::Closed => {
@@ -130,21 +143,19 @@ impl Conn {
         moved |= self.send();
         while let Some(connect) = self.session.poll_connect() {
             moved = true;
-            self.start_connect(connect, ctx)?;
+            self.start_connect(connect, ctx);
         }
         while let Some(link) = self.session.poll_close() {
             moved = true;
-            if link == LinkId::MAIN {
+            if let Some(s) = self.sockets.get_mut(&link) {
                 // Once what the session gave is written (an A-ABORT, an A-RELEASE-RP).
-                if let Some(s) = self.sockets.get_mut(&link) {
-                    let _ = s.write();
-                    s.close(ctx.registry);
-                }
-            } else {
+                let _ = s.write();
+                s.close(ctx.registry);
+            }
+            if link != LinkId::MAIN {
                 self.remove(link, ctx);
             }
         }
-        while self.session.poll_event().is_some() {}
         Ok(moved)
     }
 
@@ -159,10 +170,12 @@ impl Conn {
             let Some(socket) = self.sockets.get_mut(&link) else {
                 continue;
             };
-            while socket.has_room() {
-                if self.session.poll_transmit(now, link, &mut socket.unsent).is_none() {
-                    break;
-                }
+            while socket.has_room()
+                && self
+                    .session
+                    .poll_transmit(now, link, &mut socket.unsent)
+                    .is_some()
+            {
                 moved = true;
             }
             match socket.write() {
@@ -178,19 +191,15 @@ impl Conn {
 
     /// Starts a non-blocking connect for a sub-association. The destination's host name
     /// is resolved on the loop thread: configure IP addresses.
-    fn start_connect(&mut self, connect: Connect, ctx: &mut Ctx<'_>) -> io::Result<()> {
-        let now = Instant::now();
+    fn start_connect(&mut self, connect: Connect, ctx: &mut Ctx<'_>) {
         let entry = ctx.sub_slots.vacant_entry();
         let slot = entry.key();
+        let no_address = || io::Error::new(io::ErrorKind::NotFound, "no address");
         let started = connect
             .destination
             .to_string()
             .to_socket_addrs()
-            .and_then(|mut addrs| {
-                addrs
-                    .next()
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
-            })
+            .and_then(|mut addrs| addrs.next().ok_or_else(no_address))
             .and_then(|addr| Socket::connect(addr, ctx.registry, Slot::Sub(slot).token()));
         match started {
             Ok(socket) => {
@@ -198,12 +207,10 @@ impl Conn {
                 self.sub_slots.insert(connect.link, slot);
                 self.sockets.insert(connect.link, socket);
             }
-            Err(e) => {
-                self.session
-                    .handle_transport_connect_failed(now, connect.link, &e.to_string());
-            }
+            Err(e) => self
+                .session
+                .handle_transport_connect_failed(Instant::now(), connect.link, e),
         }
-        Ok(())
     }
 
     fn remove(&mut self, link: LinkId, ctx: &mut Ctx<'_>) {

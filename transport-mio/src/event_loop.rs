@@ -9,22 +9,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dicomwire::session::{
-    ClientError, ClientEvent, LinkId, OpId, Operation, ScpConfig, ScpServer, ScuSession,
+    ClientError, ClientEvent, LinkId, OpId, Operation, ScpConfig, ScpServer, ScpSession,
+    ScuSession, Session,
 };
 use dicomwire::ul::{AssociationConfig, AssociationRequest, ReadBuffers};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Waker};
 use slab::Slab;
 
-use crate::client::{ClientConn, ClientCtx, ClientId};
+use crate::client::{Client, ClientId};
 use crate::conn::{Conn, Ctx};
 use crate::socket::Socket;
 use crate::tokens::{Slot, WAKER};
 
 /// Size of the loop's read buffers (shared by every connection): large, so that big
 /// P-DATA-TF PDUs mostly arrive whole and decode in place. Reads of a quarter of it or
-/// more are lent to the session ([`ReadBuffers`]), so C-STORE fragments reach the user
-/// uncopied.
+/// more are lent to the session, so C-STORE fragments reach the user uncopied.
 const READ_CHUNK: usize = 1024 * 1024;
 
 /// Asks a running [`EventLoop`] (or [`MioServer`](crate::MioServer)) to stop; cheap to
@@ -46,11 +46,6 @@ impl ShutdownHandle {
             }
         }
     }
-
-    /// Whether shutdown was asked.
-    pub fn is_shutting_down(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
 }
 
 /// A listening socket and the core's side of it.
@@ -63,53 +58,31 @@ struct Listener {
     retry_accept_at: Option<Instant>,
 }
 
+/// A session of the loop (a served one is boxed: an `ScpSession` is much larger).
+enum Entry {
+    /// Accepted by a listener.
+    Served(Box<Conn<ScpSession>>),
+    /// Started with [`EventLoop::connect`].
+    Client(Box<Client>),
+}
+
 /// One thread, one `mio::Poll`: listeners serving DICOM associations (as
 /// [`MioServer`](crate::MioServer) does) and outgoing client associations, together.
 /// Every protocol decision is a session's ([`ScpSession`], [`ScuSession`]); the loop
 /// moves bytes, readiness and time.
 ///
-/// # Driving it
-///
 /// [`turn`](Self::turn) waits for readiness or the earliest deadline of every session
-/// (bounded by `max_wait`), then moves bytes, events and time. After each turn, drain
+/// (bounded by `max_wait`), then moves bytes, events and time. After each turn, take
 /// [`poll_event`](Self::poll_event): what happened to client associations, in order.
 /// [`run`](Self::run) does both until there is nothing left to do.
 ///
-/// Client associations are started with [`connect`](Self::connect); operations are
-/// queued with [`submit`](Self::submit) (even before the association is established) and
-/// run one after the other; [`release`](Self::release) releases once the queue is done,
+/// Client associations start with [`connect`](Self::connect); operations are queued
+/// with [`submit`](Self::submit) (even before the association is established) and run
+/// one after the other; [`release`](Self::release) releases once the queue is done,
 /// [`abort`](Self::abort) aborts at once, [`cancel`](Self::cancel) cancels a C-FIND,
 /// C-GET or C-MOVE in progress (or drops one still queued). Every client association
 /// ends with exactly one [`ClientEvent::Closed`] saying how. While 64 events of one
 /// client wait to be taken, its session stops reading (its peer sees TCP backpressure).
-///
-/// ```no_run
-/// use dicomwire::pdu::AeTitle;
-/// use dicomwire::service::scu::{association_request, FindProgress, ScuService};
-/// use dicomwire::session::{ClientEvent, Operation};
-/// use dicomwire::ul::AssociationConfig;
-/// use dicom_object::InMemDicomObject;
-/// use dicomwire_mio::EventLoop;
-///
-/// let mut event_loop = EventLoop::new()?;
-/// let request = association_request(
-///     AeTitle::new("BROKER")?,
-///     AeTitle::new("RIS")?,
-///     &[ScuService::Verification, ScuService::WorklistFind],
-/// );
-/// let ris = event_loop.connect("127.0.0.1:11112".parse()?, request, AssociationConfig::default())?;
-/// event_loop.submit(ris, Operation::Echo)?;
-/// event_loop.submit(ris, Operation::worklist_find(InMemDicomObject::new_empty()))?;
-/// event_loop.release(ris)?;
-/// event_loop.run(|_, _, event| match event {
-///     ClientEvent::Find { progress: FindProgress::Match { identifier, .. }, .. } => {
-///         println!("{identifier:?}");
-///     }
-///     ClientEvent::Closed(Err(e)) => eprintln!("{e}"),
-///     _ => {}
-/// })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
 pub struct EventLoop {
     poll: Poll,
     events: Events,
@@ -117,30 +90,25 @@ pub struct EventLoop {
     flag: Arc<AtomicBool>,
     shutting_down: bool,
     listeners: Slab<Listener>,
-    conns: Slab<Conn>,
-    /// Sub-association tokens: slot to (connection key, link).
+    sessions: Slab<Entry>,
+    /// Sub-association tokens: slot to (session key, link).
     sub_slots: Slab<(usize, LinkId)>,
-    clients: Slab<ClientConn>,
     client_keys: HashMap<ClientId, usize>,
     next_client: u64,
     client_events: VecDeque<(ClientId, ClientEvent)>,
     buffers: ReadBuffers,
     /// Every session's next deadline, ordered, so that neither the poll timeout nor the
-    /// deadlines due cost a pass over all of them. A deadline changes only when its
-    /// session is driven, and each driven session is rescheduled.
-    conn_timers: Timers,
-    client_timers: Timers,
+    /// deadlines due cost a pass over all of them.
+    timers: Timers,
     /// Work left over from the last turn (round budget spent, or a user call).
-    conn_again: Vec<usize>,
-    client_again: Vec<usize>,
+    again: Vec<usize>,
 }
 
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop")
             .field("listeners", &self.listeners.len())
-            .field("associations", &self.conns.len())
-            .field("clients", &self.clients.len())
+            .field("sessions", &self.sessions.len())
             .field("undelivered_events", &self.client_events.len())
             .finish()
     }
@@ -149,9 +117,7 @@ impl std::fmt::Debug for EventLoop {
 impl EventLoop {
     /// An empty loop with its own `Poll`.
     ///
-    /// # Errors
-    ///
-    /// When the `Poll` or its waker cannot be created.
+    /// Errors: when the `Poll` or its waker cannot be created.
     pub fn new() -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -159,37 +125,32 @@ impl EventLoop {
             poll,
             events: Events::with_capacity(1024),
             waker,
-            flag: Arc::new(AtomicBool::new(false)),
+            flag: Arc::default(),
             shutting_down: false,
             listeners: Slab::new(),
-            conns: Slab::new(),
+            sessions: Slab::new(),
             sub_slots: Slab::new(),
-            clients: Slab::new(),
             client_keys: HashMap::new(),
             next_client: 1,
             client_events: VecDeque::new(),
             buffers: ReadBuffers::new(READ_CHUNK),
-            conn_timers: Timers::default(),
-            client_timers: Timers::default(),
-            conn_again: Vec::new(),
-            client_again: Vec::new(),
+            timers: Timers::default(),
+            again: Vec::new(),
         })
     }
 
     /// Binds `addr` (the first address that binds) and serves DICOM associations there
-    /// with `config`, as [`MioServer`](crate::MioServer) does. Returns the address bound
-    /// (useful with port 0). A loop may have several listeners.
+    /// with `config`. Returns the address bound (useful with port 0). A loop may have
+    /// several listeners.
     ///
-    /// # Errors
-    ///
-    /// When `config` is invalid ([`ErrorKind::InvalidInput`]), `addr` cannot be bound,
-    /// or the loop is shutting down.
+    /// Errors: when `config` is invalid ([`ErrorKind::InvalidInput`]), `addr` cannot be
+    /// bound, or the loop is shutting down.
     pub fn listen(
         &mut self,
         addr: impl ToSocketAddrs,
         config: Arc<ScpConfig>,
     ) -> io::Result<SocketAddr> {
-        if self.is_shutting_down() {
+        if self.flag.load(Ordering::SeqCst) {
             return Err(io::Error::other("the event loop is shutting down"));
         }
         let server =
@@ -199,11 +160,10 @@ impl EventLoop {
         let mut socket = TcpListener::from_std(std_listener);
         let addr = socket.local_addr()?;
         let entry = self.listeners.vacant_entry();
-        self.poll.registry().register(
-            &mut socket,
-            Slot::Listener(entry.key()).token(),
-            Interest::READABLE,
-        )?;
+        let token = Slot::Listener(entry.key()).token();
+        self.poll
+            .registry()
+            .register(&mut socket, token, Interest::READABLE)?;
         entry.insert(Listener {
             socket: Some(socket),
             server,
@@ -215,17 +175,12 @@ impl EventLoop {
 
     /// Starts a client association to `addr`: a non-blocking TCP connect (bounded by
     /// `config.connect_timeout`), then the A-ASSOCIATE-RQ for `request`. Operations can
-    /// be [`submit`](Self::submit)ted at once; they start when the association is
-    /// established. A connection that fails, even at once, is reported as
-    /// [`ClientEvent::Closed`] with [`ClientError::Connect`] or
-    /// [`ClientError::ConnectTimeout`].
+    /// be [`submit`](Self::submit)ted at once. A connection that fails, even at once, is
+    /// reported as [`ClientEvent::Closed`] with [`ClientError::Connect`] or
+    /// [`ClientError::ConnectTimeout`]. `addr` is an address, not a name: resolving
+    /// names blocks, so it is the caller's job.
     ///
-    /// `addr` is an address, not a name: resolving names blocks, so it is the caller's
-    /// job, off the loop thread or before it.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::Config`] when `request` or `config` is invalid, and
+    /// Errors: [`ClientError::Config`] when `request` or `config` is invalid, and
     /// [`ClientError::NotAccepting`] while the loop shuts down.
     pub fn connect(
         &mut self,
@@ -233,69 +188,67 @@ impl EventLoop {
         request: AssociationRequest,
         config: AssociationConfig,
     ) -> Result<ClientId, ClientError> {
-        if self.is_shutting_down() {
+        if self.flag.load(Ordering::SeqCst) {
             return Err(ClientError::NotAccepting);
         }
-        let session = ScuSession::new(Instant::now(), config, request)?;
+        let mut session = ScuSession::new(Instant::now(), config, request)?;
         let id = ClientId(self.next_client);
         self.next_client += 1;
-        let entry = self.clients.vacant_entry();
+        let entry = self.sessions.vacant_entry();
         let key = entry.key();
-        let socket = Socket::connect(addr, self.poll.registry(), Slot::Client(key).token());
-        entry.insert(ClientConn::new(id, addr, session, socket));
+        let socket = Socket::connect(addr, self.poll.registry(), Slot::Session(key).token())
+            .map_err(|e| session.handle_transport_connect_failed(Instant::now(), e))
+            .ok();
+        let client = Client::new(id, Conn::new(key, addr, socket, session));
+        entry.insert(Entry::Client(Box::new(client)));
         self.client_keys.insert(id, key);
-        self.client_again.push(key);
+        self.again.push(key);
         Ok(id)
     }
 
-    /// Queues `operation` on `client`; it runs after the operations queued before it,
-    /// once the association is established.
+    /// The session of `client`, to submit, cancel, release or abort; it is driven on
+    /// the next turn.
+    fn client(&mut self, client: ClientId) -> Result<&mut ScuSession, ClientError> {
+        let key = *self
+            .client_keys
+            .get(&client)
+            .ok_or(ClientError::UnknownClient)?;
+        self.again.push(key);
+        match &mut self.sessions[key] {
+            Entry::Client(c) => Ok(&mut c.conn.session),
+            Entry::Served(_) => Err(ClientError::UnknownClient),
+        }
+    }
+
+    /// Queues `operation` on `client` ([`ScuSession::submit`]).
     ///
-    /// # Errors
-    ///
-    /// [`ClientError::UnknownClient`], or [`ClientError::NotAccepting`] once the
+    /// Errors: [`ClientError::UnknownClient`], or [`ClientError::NotAccepting`] once the
     /// association is being released or has ended.
     pub fn submit(&mut self, client: ClientId, operation: Operation) -> Result<OpId, ClientError> {
-        let key = self.client_key(client)?;
-        let op = self.clients[key].session.submit(operation)?;
-        self.client_again.push(key);
-        Ok(op)
+        self.client(client)?.submit(operation)
     }
 
     /// Cancels operation `op` of `client` ([`ScuSession::cancel`]).
     ///
-    /// # Errors
-    ///
-    /// [`ClientError::UnknownClient`] or [`ClientError::UnknownOperation`].
+    /// Errors: [`ClientError::UnknownClient`] or [`ClientError::UnknownOperation`].
     pub fn cancel(&mut self, client: ClientId, op: OpId) -> Result<(), ClientError> {
-        let key = self.client_key(client)?;
-        self.clients[key].session.cancel(Instant::now(), op)?;
-        self.client_again.push(key);
-        Ok(())
+        self.client(client)?.cancel(Instant::now(), op)
     }
 
-    /// Releases `client` once its queued operations are done; its `Closed` event then
-    /// carries `Ok(())`.
+    /// Releases `client` once its queue is done; its `Closed` event then carries
+    /// `Ok(())`.
     ///
-    /// # Errors
-    ///
-    /// [`ClientError::UnknownClient`].
+    /// Errors: [`ClientError::UnknownClient`].
     pub fn release(&mut self, client: ClientId) -> Result<(), ClientError> {
-        let key = self.client_key(client)?;
-        self.clients[key].session.release(Instant::now());
-        self.client_again.push(key);
+        self.client(client)?.release(Instant::now());
         Ok(())
     }
 
     /// Aborts `client` now; its `Closed` event carries [`ClientError::LocalAbort`].
     ///
-    /// # Errors
-    ///
-    /// [`ClientError::UnknownClient`].
+    /// Errors: [`ClientError::UnknownClient`].
     pub fn abort(&mut self, client: ClientId) -> Result<(), ClientError> {
-        let key = self.client_key(client)?;
-        self.clients[key].session.abort(Instant::now());
-        self.client_again.push(key);
+        self.client(client)?.abort(Instant::now());
         Ok(())
     }
 
@@ -304,8 +257,10 @@ impl EventLoop {
     pub fn poll_event(&mut self) -> Option<(ClientId, ClientEvent)> {
         let (client, event) = self.client_events.pop_front()?;
         if let Some(&key) = self.client_keys.get(&client) {
-            if self.clients[key].delivered() {
-                self.client_again.push(key);
+            if let Entry::Client(c) = &mut self.sessions[key] {
+                if c.delivered() {
+                    self.again.push(key);
+                }
             }
         }
         Some((client, event))
@@ -319,26 +274,20 @@ impl EventLoop {
         }
     }
 
-    /// Whether shutdown was asked.
-    pub fn is_shutting_down(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
     /// How many accepted connections (server side) are open.
     pub fn association_count(&self) -> usize {
-        self.conns.len()
+        self.sessions.len() - self.client_keys.len()
     }
 
     /// How many client associations are open (their `Closed` event not taken yet).
     pub fn client_count(&self) -> usize {
-        self.clients.len()
+        self.client_keys.len()
     }
 
     /// Whether nothing is left to do: no listener, no session, no event to take. A loop
     /// with a listener has work until it is shut down.
     pub fn is_finished(&self) -> bool {
-        self.conns.is_empty()
-            && self.clients.is_empty()
+        self.sessions.is_empty()
             && self.client_events.is_empty()
             && self.listeners.iter().all(|(_, l)| l.socket.is_none())
     }
@@ -348,9 +297,7 @@ impl EventLoop {
     /// with listeners, until shutdown; for a loop of clients only, until every client
     /// association has closed.
     ///
-    /// # Errors
-    ///
-    /// When the `Poll` fails.
+    /// Errors: when the `Poll` fails.
     pub fn run(
         &mut self,
         mut on_event: impl FnMut(&mut Self, ClientId, ClientEvent),
@@ -371,19 +318,13 @@ impl EventLoop {
     /// processes, writes and fires the deadlines due. Client events are then ready in
     /// [`poll_event`](Self::poll_event).
     ///
-    /// # Errors
-    ///
-    /// When the `Poll` fails.
+    /// Errors: when the `Poll` fails.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
         let now = Instant::now();
         let retry_accept = self.listeners.iter().filter_map(|(_, l)| l.retry_accept_at);
-        let earliest = [self.conn_timers.earliest(), self.client_timers.earliest()]
-            .into_iter()
-            .flatten()
-            .chain(retry_accept)
-            .min();
+        let earliest = self.timers.earliest().into_iter().chain(retry_accept).min();
         let mut timeout = earliest.map(|d| d.saturating_duration_since(now));
-        if !self.conn_again.is_empty() || !self.client_again.is_empty() {
+        if !self.again.is_empty() {
             timeout = Some(Duration::ZERO);
         }
         if let Some(max) = max_wait {
@@ -394,68 +335,51 @@ impl EventLoop {
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
-        let mut touched = std::mem::take(&mut self.conn_again);
-        let mut touched_clients = std::mem::take(&mut self.client_again);
+        let mut touched = std::mem::take(&mut self.again);
         let mut accept_from = Vec::new();
         for event in &self.events {
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-            match Slot::of(event.token()) {
-                None => {}
-                Some(Slot::Listener(k)) => accept_from.push(k),
-                Some(Slot::Conn(k)) => {
-                    if let Some(c) = self.conns.get_mut(k) {
-                        c.ready(LinkId::MAIN, readable);
-                        touched.push(k);
-                    }
+            let (key, link) = match Slot::of(event.token()) {
+                None => continue,
+                Some(Slot::Listener(k)) => {
+                    accept_from.push(k);
+                    continue;
                 }
-                Some(Slot::Sub(slot)) => {
-                    if let Some(&(k, link)) = self.sub_slots.get(slot) {
-                        if let Some(c) = self.conns.get_mut(k) {
-                            c.ready(link, readable);
-                            touched.push(k);
-                        }
-                    }
-                }
-                Some(Slot::Client(k)) => {
-                    if let Some(c) = self.clients.get_mut(k) {
-                        c.ready(readable);
-                        touched_clients.push(k);
-                    }
-                }
+                Some(Slot::Session(k)) => (k, LinkId::MAIN),
+                Some(Slot::Sub(slot)) => match self.sub_slots.get(slot) {
+                    Some(&(k, link)) => (k, link),
+                    None => continue,
+                },
+            };
+            match self.sessions.get_mut(key) {
+                Some(Entry::Served(c)) => c.ready(link, readable),
+                Some(Entry::Client(c)) => c.conn.ready(link, readable),
+                None => continue,
             }
+            touched.push(key);
         }
         let now = Instant::now();
-        accept_from.extend(
-            self.listeners
-                .iter()
-                .filter(|(_, l)| l.retry_accept_at.is_some_and(|at| at <= now))
-                .map(|(k, _)| k),
-        );
+        let retry = self
+            .listeners
+            .iter()
+            .filter(|(_, l)| l.retry_accept_at.is_some_and(|at| at <= now));
+        accept_from.extend(retry.map(|(k, _)| k));
         accept_from.sort_unstable();
         accept_from.dedup();
         for k in accept_from {
             self.accept_all(k, &mut touched);
         }
-        self.conn_timers.due(now, &mut touched);
-        self.client_timers.due(now, &mut touched_clients);
+        self.timers.due(now, &mut touched);
         if !self.shutting_down && self.flag.load(Ordering::SeqCst) {
-            self.start_shutdown(now, &mut touched, &mut touched_clients);
+            self.start_shutdown(now, &mut touched);
         }
-        self.drive_conns(touched);
-        self.drive_clients(touched_clients);
+        self.drive(touched);
         Ok(())
-    }
-
-    fn client_key(&self, client: ClientId) -> Result<usize, ClientError> {
-        self.client_keys
-            .get(&client)
-            .copied()
-            .ok_or(ClientError::UnknownClient)
     }
 
     /// Shutdown: close the listeners (new clients are refused at once) and ask every
     /// session to shut down.
-    fn start_shutdown(&mut self, now: Instant, touched: &mut Vec<usize>, clients: &mut Vec<usize>) {
+    fn start_shutdown(&mut self, now: Instant, touched: &mut Vec<usize>) {
         tracing::info!("shutting down: no longer accepting");
         self.shutting_down = true;
         for (_, l) in self.listeners.iter_mut() {
@@ -464,17 +388,17 @@ impl EventLoop {
             }
             l.retry_accept_at = None;
         }
-        for (key, c) in self.conns.iter_mut() {
-            c.session.shutdown(now);
+        for (key, entry) in self.sessions.iter_mut() {
+            match entry {
+                Entry::Served(c) => c.session.shutdown(now),
+                Entry::Client(c) => c.conn.session.shutdown(now),
+            }
             touched.push(key);
-        }
-        for (key, c) in self.clients.iter_mut() {
-            c.session.shutdown(now);
-            clients.push(key);
         }
     }
 
-    fn drive_conns(&mut self, mut touched: Vec<usize>) {
+    /// Drives the sessions `touched`, drops those that are over, reschedules the rest.
+    fn drive(&mut self, mut touched: Vec<usize>) {
         touched.sort_unstable();
         touched.dedup();
         let mut ctx = Ctx {
@@ -483,58 +407,55 @@ impl EventLoop {
             buffers: &mut self.buffers,
         };
         for key in touched {
-            let Some(c) = self.conns.get_mut(key) else {
-                continue;
+            let events = &mut self.client_events;
+            let (driven, finished, deadline) = match self.sessions.get_mut(key) {
+                Some(Entry::Served(c)) => {
+                    let take =
+                        |s: &mut ScpSession| std::iter::from_fn(|| s.poll_event()).count() > 0;
+                    (
+                        c.drive(&mut ctx, take),
+                        c.finished(),
+                        c.session.poll_timeout(),
+                    )
+                }
+                Some(Entry::Client(c)) => {
+                    let (id, undelivered) = (c.id, &mut c.undelivered);
+                    let take = |s: &mut ScuSession| Client::take_events(id, undelivered, s, events);
+                    (
+                        c.conn.drive(&mut ctx, take),
+                        c.conn.finished(),
+                        Session::poll_timeout(&c.conn.session),
+                    )
+                }
+                None => continue,
             };
-            let drop_it = match c.drive(&mut ctx) {
+            let failed = match driven {
                 Ok(more) => {
                     if more {
-                        self.conn_again.push(key);
+                        self.again.push(key);
                     }
-                    c.finished()
+                    false
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "registration failed; dropping the connection");
                     true
                 }
             };
-            if drop_it {
-                self.conns.remove(key).close(&mut ctx);
-                self.conn_timers.set(key, None);
+            if finished || failed {
+                match self.sessions.remove(key) {
+                    Entry::Served(c) => c.close(&mut ctx),
+                    Entry::Client(c) => {
+                        self.client_keys.remove(&c.id);
+                        c.conn.close(&mut ctx);
+                    }
+                }
+                self.timers.set(key, None);
             } else {
-                self.conn_timers.set(key, c.session.poll_timeout());
+                self.timers.set(key, deadline);
             }
         }
-        let conns = &self.conns;
-        self.conn_again.retain(|k| conns.contains(*k));
-    }
-
-    fn drive_clients(&mut self, mut touched: Vec<usize>) {
-        touched.sort_unstable();
-        touched.dedup();
-        let mut ctx = ClientCtx {
-            registry: self.poll.registry(),
-            buffers: &mut self.buffers,
-            events: &mut self.client_events,
-        };
-        for key in touched {
-            let Some(c) = self.clients.get_mut(key) else {
-                continue;
-            };
-            if c.drive(&mut ctx) {
-                self.client_again.push(key);
-            }
-            if c.finished() {
-                let c = self.clients.remove(key);
-                self.client_keys.remove(&c.id);
-                c.close(ctx.registry);
-                self.client_timers.set(key, None);
-            } else {
-                self.client_timers.set(key, c.session.poll_timeout());
-            }
-        }
-        let clients = &self.clients;
-        self.client_again.retain(|k| clients.contains(*k));
+        let sessions = &self.sessions;
+        self.again.retain(|k| sessions.contains(*k));
     }
 
     /// Accepts until listener `k` has nothing more; the core says whether to serve each
@@ -561,12 +482,17 @@ impl EventLoop {
             let Some(session) = listener.server.accept(now) else {
                 continue;
             };
-            let entry = self.conns.vacant_entry();
+            let entry = self.sessions.vacant_entry();
             let key = entry.key();
-            match Socket::accepted(stream, self.poll.registry(), Slot::Conn(key).token()) {
+            match Socket::accepted(stream, self.poll.registry(), Slot::Session(key).token()) {
                 Ok(socket) => {
                     tracing::debug!(%peer, key, "connection accepted");
-                    entry.insert(Conn::new(key, peer, socket, session));
+                    entry.insert(Entry::Served(Box::new(Conn::new(
+                        key,
+                        peer,
+                        Some(socket),
+                        session,
+                    ))));
                     touched.push(key);
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot register a connection"),
@@ -589,14 +515,9 @@ impl Timers {
             self.by_key.resize(key + 1, None);
         }
         let old = std::mem::replace(&mut self.by_key[key], deadline);
-        if old == deadline {
-            return;
-        }
-        if let Some(d) = old {
-            self.ordered.remove(&(d, key));
-        }
-        if let Some(d) = deadline {
-            self.ordered.insert((d, key));
+        if old != deadline {
+            old.map(|d| self.ordered.remove(&(d, key)));
+            deadline.map(|d| self.ordered.insert((d, key)));
         }
     }
 
@@ -606,6 +527,10 @@ impl Timers {
 
     /// Adds the keys whose deadline is not after `now` to `touched`.
     fn due(&self, now: Instant, touched: &mut Vec<usize>) {
-        touched.extend(self.ordered.range(..=(now, usize::MAX)).map(|&(_, key)| key));
+        touched.extend(
+            self.ordered
+                .range(..=(now, usize::MAX))
+                .map(|&(_, key)| key),
+        );
     }
 }

@@ -64,31 +64,25 @@
 //!
 //! # The loop
 //!
-//! - **Interest follows the sessions.** A socket is registered READABLE while its
-//!   session takes input on it and no input it refused waits; WRITABLE while bytes it
-//!   produced wait to be sent, or a connect is in progress.
-//! - **Time.** The poll timeout is the earliest deadline of every session (kept in an
-//!   ordered index, so neither it nor the deadlines due cost a pass over all sessions).
-//! - **Backpressure.** Bytes a session refuses are kept and offered again before the
-//!   socket is read again; a session is asked for output only while its socket's queue
-//!   is below 256 KiB.
-//! - **Fairness.** One connection gets a bounded number of rounds per turn; if it still
-//!   has work, it is served again on the next turn after every other ready connection.
-//! - **Limits.** Beyond twice a listener's association limit (plus 16) connections are
-//!   closed at once without a word, so a flood cannot exhaust memory. When `accept`
-//!   fails (no descriptor left), it is retried after 10 ms doubling to 1 s.
-//! - **C-MOVE sub-associations** get their own token and socket in the same `Poll`; they
-//!   connect without blocking. The destination's host name is resolved on the loop
-//!   thread: configure IP addresses.
+//! Interest follows the sessions: a socket is READABLE while its session takes input
+//! on it and no input it refused waits, WRITABLE while bytes it produced wait or a
+//! connect is in progress. The poll timeout is the earliest deadline of every session
+//! (an ordered index, so neither it nor the deadlines due cost a pass over all of
+//! them). A session is asked for output only while its socket's queue is below 256 KiB,
+//! and gets a bounded number of rounds per turn. The core's [`ScpServer`] decides what
+//! to accept (far over the limit a connection is closed at once) and how long to wait
+//! after a failed `accept`. C-MOVE sub-associations connect without blocking; the
+//! destination's host name is resolved on the loop thread, so configure IP addresses.
 //!
-//! # Slow handlers: the contract
+//! # Slow handlers
 //!
 //! The handlers of [`Handlers`](dicomwire::service::Handlers) are called **on the loop
-//! thread**: while one runs, no other association moves. The core calls them one step at
-//! a time (a C-FIND iterator yields one match per step, as the responses are taken), so
-//! handlers must be fast and non-blocking, as the in-memory providers are. Providers
-//! that block (a remote database, slow storage) belong on `dicomwire-std`, one thread per
-//! association, or on `dicomwire-tokio` with the work moved off the runtime's threads.
+//! thread**, one step at a time (a C-FIND iterator yields one match per step): while one
+//! runs no other association moves, so they must be fast and non-blocking, as the
+//! in-memory providers are. Providers that block belong on `dicomwire-std` (a thread per
+//! association) or on `dicomwire-tokio`.
+//!
+//! [`ScpServer`]: dicomwire::session::ScpServer
 
 mod client;
 mod conn;

@@ -19,16 +19,16 @@ pub struct MioServer {
 
 impl std::fmt::Debug for MioServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MioServer").field("addr", &self.addr).finish()
+        f.debug_struct("MioServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
 impl MioServer {
     /// Binds `addr` (the first address that binds) to serve with `config`.
     ///
-    /// # Errors
-    ///
-    /// When `config` is invalid ([`io::ErrorKind::InvalidInput`]) or `addr` cannot be
+    /// Errors: When `config` is invalid ([`io::ErrorKind::InvalidInput`]) or `addr` cannot be
     /// bound.
     pub fn bind(addr: impl ToSocketAddrs, config: Arc<ScpConfig>) -> io::Result<Self> {
         let mut event_loop = EventLoop::new()?;
@@ -49,9 +49,7 @@ impl MioServer {
     /// Serves on the calling thread until shutdown; returns once every session has
     /// ended.
     ///
-    /// # Errors
-    ///
-    /// When the `Poll` fails.
+    /// Errors: When the `Poll` fails.
     pub fn run(mut self) -> io::Result<()> {
         self.event_loop.run(|_, _, _| {})
     }

@@ -3,7 +3,6 @@
 
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use dicomwire::ul::{ReadBuffers, SendQueue};
@@ -41,8 +40,8 @@ pub(crate) struct Socket {
     pub(crate) unsent: SendQueue,
     /// Closed, by us or the peer: nothing more is read or written.
     closed: bool,
-    /// A non-blocking connect in progress, since when.
-    connecting: Option<Instant>,
+    /// A non-blocking connect in progress.
+    connecting: bool,
 }
 
 impl Socket {
@@ -52,11 +51,9 @@ impl Socket {
         registry: &Registry,
         token: Token,
     ) -> io::Result<Self> {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
+        let _ = stream.set_nodelay(true);
         registry.register(&mut stream, token, Interest::READABLE)?;
-        Ok(Self::new(stream, token, Interest::READABLE, None))
+        Ok(Self::new(stream, token, Interest::READABLE, false))
     }
 
     /// Starts a non-blocking connect to `addr`, registered WRITABLE under `token`
@@ -64,15 +61,15 @@ impl Socket {
     pub(crate) fn connect(addr: SocketAddr, registry: &Registry, token: Token) -> io::Result<Self> {
         let mut stream = TcpStream::connect(addr)?;
         registry.register(&mut stream, token, Interest::WRITABLE)?;
-        Ok(Self::new(stream, token, Interest::WRITABLE, Some(Instant::now())))
+        Ok(Self::new(stream, token, Interest::WRITABLE, true))
     }
 
-    fn new(stream: TcpStream, token: Token, interest: Interest, connecting: Option<Instant>) -> Self {
+    fn new(stream: TcpStream, token: Token, interest: Interest, connecting: bool) -> Self {
         Self {
             stream,
             token,
             interest: Some(interest),
-            readable: connecting.is_none(),
+            readable: !connecting,
             pending: Bytes::new(),
             unsent: SendQueue::new(),
             closed: false,
@@ -87,7 +84,9 @@ impl Socket {
 
     /// Whether the connect finished, and how; `None` while it is still in progress.
     pub(crate) fn connect_result(&mut self) -> Option<io::Result<()>> {
-        self.connecting?;
+        if !self.connecting {
+            return None;
+        }
         let result = match self.stream.take_error() {
             Ok(Some(e)) | Err(e) => Err(e),
             Ok(None) => match self.stream.peer_addr() {
@@ -96,12 +95,10 @@ impl Socket {
                 Err(e) => Err(e),
             },
         };
-        self.connecting = None;
+        self.connecting = false;
         if result.is_ok() {
             self.readable = true;
-            if let Err(e) = self.stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
+            let _ = self.stream.set_nodelay(true);
         }
         Some(result)
     }
@@ -113,13 +110,17 @@ impl Socket {
         buffers: &mut ReadBuffers,
         mut take: impl FnMut(&Bytes) -> usize,
     ) -> Received {
-        if self.closed || self.connecting.is_some() {
+        if self.closed || self.connecting {
             return Received::Nothing;
         }
         if !self.pending.is_empty() {
             let taken = take(&self.pending);
             self.pending.advance(taken);
-            return if taken > 0 { Received::Taken } else { Received::Nothing };
+            return if taken > 0 {
+                Received::Taken
+            } else {
+                Received::Nothing
+            };
         }
         if !self.readable {
             return Received::Nothing;
@@ -154,7 +155,7 @@ impl Socket {
 
     /// Whether more may be taken from the session to send.
     pub(crate) fn has_room(&self) -> bool {
-        !self.closed && self.connecting.is_none() && self.unsent.len() < WRITE_BATCH
+        !self.closed && !self.connecting && self.unsent.len() < WRITE_BATCH
     }
 
     /// Writes what is unsent until the socket would block. Returns whether anything was
@@ -197,7 +198,7 @@ impl Socket {
     fn lost(&mut self) {
         self.closed = true;
         self.readable = false;
-        self.connecting = None;
+        self.connecting = false;
         self.pending = Bytes::new();
         self.unsent.clear();
     }
@@ -205,8 +206,8 @@ impl Socket {
     /// Registers READABLE when `read` and no refused input waits, WRITABLE while bytes
     /// are unsent or a connect is in progress.
     pub(crate) fn follow(&mut self, registry: &Registry, read: bool) -> io::Result<()> {
-        let read = read && !self.closed && self.pending.is_empty() && self.connecting.is_none();
-        let write = !self.closed && (!self.unsent.is_empty() || self.connecting.is_some());
+        let read = read && !self.closed && self.pending.is_empty() && !self.connecting;
+        let write = !self.closed && (!self.unsent.is_empty() || self.connecting);
         let wanted = match (read, write) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),

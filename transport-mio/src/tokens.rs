@@ -10,22 +10,19 @@ pub(crate) const WAKER: Token = Token(usize::MAX);
 pub(crate) enum Slot {
     /// A listening socket.
     Listener(usize),
-    /// An accepted connection (its main link).
-    Conn(usize),
+    /// A session's main link: an accepted connection, or a client association.
+    Session(usize),
     /// A C-MOVE sub-association's socket (key in the table of sub-association slots).
     Sub(usize),
-    /// An outgoing client association.
-    Client(usize),
 }
 
 impl Slot {
     /// The token this slot's socket is registered under.
     pub(crate) fn token(self) -> Token {
         match self {
-            Self::Listener(k) => Token(4 * k),
-            Self::Conn(k) => Token(4 * k + 1),
-            Self::Sub(k) => Token(4 * k + 2),
-            Self::Client(k) => Token(4 * k + 3),
+            Self::Listener(k) => Token(3 * k),
+            Self::Session(k) => Token(3 * k + 1),
+            Self::Sub(k) => Token(3 * k + 2),
         }
     }
 
@@ -34,12 +31,11 @@ impl Slot {
         if token == WAKER {
             return None;
         }
-        let key = token.0 / 4;
-        Some(match token.0 % 4 {
+        let key = token.0 / 3;
+        Some(match token.0 % 3 {
             0 => Self::Listener(key),
-            1 => Self::Conn(key),
-            2 => Self::Sub(key),
-            _ => Self::Client(key),
+            1 => Self::Session(key),
+            _ => Self::Sub(key),
         })
     }
 }
@@ -50,13 +46,8 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_never_meet_the_waker() {
-        for key in [0, 1, 2, 1000, usize::MAX / 4 - 1] {
-            for slot in [
-                Slot::Listener(key),
-                Slot::Conn(key),
-                Slot::Sub(key),
-                Slot::Client(key),
-            ] {
+        for key in [0, 1, 2, 1000, usize::MAX / 3 - 1] {
+            for slot in [Slot::Listener(key), Slot::Session(key), Slot::Sub(key)] {
                 assert_ne!(slot.token(), WAKER);
                 assert_eq!(Slot::of(slot.token()), Some(slot));
             }

@@ -21,11 +21,11 @@ use dicomwire::service::{
     InMemoryHangingProtocols, InMemoryWorklist, Instance, StaticDestinations, StoreHandler,
     StoreRequest, StoredInstance, dataset, uids,
 };
-use dicomwire::ul::{Aborted, AcceptorPolicy, RolePolicy, SupportedSyntax};
-use dicomwire_mio::{
-    ClientError, ClientEventKind, ClientId, ClientOptions, EventLoop, MioServerOptions, OpId,
-    Operation,
+use dicomwire::session::{ClientError, ClientEvent, OpId, Operation, ScpConfig};
+use dicomwire::ul::{
+    Aborted, AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax, Timer,
 };
+use dicomwire_mio::{ClientId, EventLoop};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -74,11 +74,17 @@ fn policy() -> Arc<AcceptorPolicy> {
     })
 }
 
-fn server_options(handlers: Handlers) -> MioServerOptions {
-    let mut options = MioServerOptions::new(policy(), Arc::new(handlers));
-    options.connect_timeout = Duration::from_secs(3);
-    options.shutdown_grace = Duration::from_secs(2);
-    options
+/// The served side: C-MOVE sub-associations connect within 3 s, 2 s of shutdown grace.
+fn server_config(mut handlers: Handlers) -> ScpConfig {
+    handlers.sub_association_config.connect_timeout = Duration::from_secs(3);
+    let mut config = ScpConfig::new(policy(), Arc::new(handlers));
+    config.shutdown_grace = Duration::from_secs(2);
+    config
+}
+
+/// [`server_config`] shared, as `listen` takes it.
+fn server_options(handlers: Handlers) -> Arc<ScpConfig> {
+    Arc::new(server_config(handlers))
 }
 
 /// Worklist (`records` records), three hanging protocols, and `destinations` for C-MOVE.
@@ -98,11 +104,11 @@ fn provider_handlers(records: usize, destinations: StaticDestinations) -> Handle
     }
 }
 
-fn client_options() -> ClientOptions {
-    ClientOptions {
+fn client_options() -> AssociationConfig {
+    AssociationConfig {
         connect_timeout: Duration::from_secs(5),
-        dimse_timeout: Duration::from_secs(10),
-        ..ClientOptions::default()
+        dimse_timeout: Some(Duration::from_secs(10)),
+        ..AssociationConfig::default()
     }
 }
 
@@ -140,7 +146,7 @@ fn find_result(log: &Log, op: OpId) -> (Vec<InMemDicomObject>, Status) {
     let mut matches = Vec::new();
     let mut finished = None;
     for event in &log.events {
-        if let ClientEventKind::Find { op: o, progress } = event {
+        if let ClientEvent::Find { op: o, progress } = event {
             if *o != op {
                 continue;
             }
@@ -160,7 +166,7 @@ fn retrieve_progress(log: &Log, op: OpId) -> Vec<&RetrieveProgress> {
     log.events
         .iter()
         .filter_map(|event| match event {
-            ClientEventKind::Retrieve { op: o, progress } if *o == op => Some(progress),
+            ClientEvent::Retrieve { op: o, progress } if *o == op => Some(progress),
             _ => None,
         })
         .collect()
@@ -170,7 +176,7 @@ fn echo_status(log: &Log, op: OpId) -> Status {
     log.events
         .iter()
         .find_map(|event| match event {
-            ClientEventKind::Echo { op: o, status } if *o == op => Some(*status),
+            ClientEvent::Echo { op: o, status } if *o == op => Some(*status),
             _ => None,
         })
         .expect("a C-ECHO response")
@@ -251,9 +257,9 @@ fn echo_on_one_loop() {
     let first = event_loop.submit(client, Operation::Echo).expect("submit");
     let second = event_loop.submit(client, Operation::Echo).expect("submit");
     event_loop.release(client).expect("release");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
-    assert!(matches!(log.events[0], ClientEventKind::Established(_)));
+    assert!(matches!(log.events[0], ClientEvent::Established(_)));
     assert!(echo_status(log, first).is_success());
     assert!(echo_status(log, second).is_success());
     assert!(log.closed().is_ok(), "{:?}", log.closed());
@@ -299,19 +305,22 @@ fn worklist_find_with_a_thousand_matches_on_one_loop() {
     // Matches arrive while the query runs, not all at the end.
     let mut seen_before_final = 0;
     let mut finished = false;
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, event| {
-        match &event.kind {
-            ClientEventKind::Find {
+    let logs = drive_until_closed(
+        &mut event_loop,
+        &[client],
+        LIMIT,
+        |_, _, event| match event {
+            ClientEvent::Find {
                 progress: FindProgress::Match { .. },
                 op,
             } if *op == all && !finished => seen_before_final += 1,
-            ClientEventKind::Find {
+            ClientEvent::Find {
                 progress: FindProgress::Finished { .. },
                 op,
             } if *op == all => finished = true,
             _ => {}
-        }
-    });
+        },
+    );
     let log = &logs[&client];
     let (matches, status) = find_result(log, all);
     assert!(status.is_success(), "{status:?}");
@@ -359,23 +368,23 @@ fn cancel_a_find_in_progress_and_one_still_queued() {
     ));
     event_loop.release(client).expect("release");
     let mut matches_seen = 0;
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, event| {
-        if let ClientEventKind::Find {
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, client, event| {
+        if let ClientEvent::Find {
             op,
             progress: FindProgress::Match { .. },
-        } = &event.kind
+        } = event
         {
             assert_eq!(*op, endless);
             matches_seen += 1;
             if matches_seen == 10 {
-                el.cancel(event.client, endless).expect("cancel");
+                el.cancel(client, endless).expect("cancel");
             }
         }
     });
     let log = &logs[&client];
     assert!(matches!(
-        log.events.iter().find(|e| matches!(e, ClientEventKind::OperationFailed { .. })),
-        Some(ClientEventKind::OperationFailed { op, error: ClientError::Cancelled }) if *op == queued
+        log.events.iter().find(|e| matches!(e, ClientEvent::OperationFailed { .. })),
+        Some(ClientEvent::OperationFailed { op, error: ClientError::Cancelled }) if *op == queued
     ));
     let (matches, status) = find_result(log, endless);
     assert_eq!(status, Status::CANCEL);
@@ -416,7 +425,7 @@ fn hanging_protocol_get_stores_the_sub_operations() {
         )
         .expect("submit");
     event_loop.release(client).expect("release");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     let progress = retrieve_progress(log, get);
     let stored: BTreeSet<String> = progress
@@ -519,7 +528,7 @@ fn move_to_a_destination_served_by_the_same_loop() {
         )
         .expect("submit");
     event_loop.release(client).expect("release");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     let finished = |op| match retrieve_progress(log, op).last() {
         Some(RetrieveProgress::Finished {
@@ -554,19 +563,21 @@ fn move_to_a_destination_served_by_the_same_loop() {
 #[test]
 fn rejection_is_reported_with_its_reason() {
     let mut event_loop = EventLoop::new().expect("loop");
-    let mut options = server_options(provider_handlers(0, StaticDestinations::new()));
+    let mut options = server_config(provider_handlers(0, StaticDestinations::new()));
     options.policy = Arc::new(AcceptorPolicy {
         called_ae_titles: vec![AeTitle::new("SOMEONEELSE").expect("ae")],
         ..(*policy()).clone()
     });
-    let addr = event_loop.listen("127.0.0.1:0", options).expect("listen");
+    let addr = event_loop
+        .listen("127.0.0.1:0", Arc::new(options))
+        .expect("listen");
     let client = connect(&mut event_loop, addr, &[ScuService::Verification]);
     let echo = event_loop.submit(client, Operation::Echo).expect("submit");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     assert!(matches!(
         &log.events[0],
-        ClientEventKind::OperationFailed { op, error: ClientError::Ended } if *op == echo
+        ClientEvent::OperationFailed { op, error: ClientError::Ended } if *op == echo
     ));
     match log.closed() {
         Err(ClientError::Rejected(r)) => {
@@ -579,11 +590,13 @@ fn rejection_is_reported_with_its_reason() {
     }
 
     // Over the association limit: transient, local limit exceeded.
-    let mut options = server_options(provider_handlers(0, StaticDestinations::new()));
+    let mut options = server_config(provider_handlers(0, StaticDestinations::new()));
     options.max_associations = 0;
-    let addr = event_loop.listen("127.0.0.1:0", options).expect("listen");
+    let addr = event_loop
+        .listen("127.0.0.1:0", Arc::new(options))
+        .expect("listen");
     let client = connect(&mut event_loop, addr, &[ScuService::Verification]);
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     match logs[&client].closed() {
         Err(ClientError::Rejected(r)) => {
             assert_eq!(r.rj.result, RejectResult::Transient);
@@ -600,7 +613,7 @@ fn rejection_is_reported_with_its_reason() {
 #[test]
 fn no_accepted_context_is_reported() {
     let mut event_loop = EventLoop::new().expect("loop");
-    let mut options = server_options(provider_handlers(0, StaticDestinations::new()));
+    let mut options = server_config(provider_handlers(0, StaticDestinations::new()));
     options.policy = Arc::new(AcceptorPolicy {
         abstract_syntaxes: vec![SupportedSyntax::new(
             uids::VERIFICATION,
@@ -608,9 +621,11 @@ fn no_accepted_context_is_reported() {
         )],
         ..AcceptorPolicy::default()
     });
-    let addr = event_loop.listen("127.0.0.1:0", options).expect("listen");
+    let addr = event_loop
+        .listen("127.0.0.1:0", Arc::new(options))
+        .expect("listen");
     let client = connect(&mut event_loop, addr, &[ScuService::WorklistFind]);
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     assert_eq!(log.events.len(), 1, "{:?}", log.events);
     assert!(
@@ -638,11 +653,11 @@ fn local_abort_during_a_find_ends_both_sides() {
         .submit(client, Operation::worklist_find(universal_worklist_query()))
         .expect("submit");
     let mut seen = 0;
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, event| {
-        if matches!(event.kind, ClientEventKind::Find { .. }) {
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, client, event| {
+        if matches!(event, ClientEvent::Find { .. }) {
             seen += 1;
             if seen == 5 {
-                el.abort(event.client).expect("abort");
+                el.abort(client).expect("abort");
             }
         }
     });
@@ -654,7 +669,7 @@ fn local_abort_during_a_find_ends_both_sides() {
     );
     assert!(log.events.iter().any(|e| matches!(
         e,
-        ClientEventKind::OperationFailed { op, error: ClientError::Ended } if *op == find
+        ClientEvent::OperationFailed { op, error: ClientError::Ended } if *op == find
     )));
     // The server side heard the A-ABORT and dropped its association.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -671,7 +686,7 @@ fn local_abort_during_a_find_ends_both_sides() {
 fn peer_abort_is_reported_with_its_reason() {
     // A separate mio server aborts the association when its shutdown grace runs out
     // while a query is still going.
-    let mut options = server_options(Handlers {
+    let mut options = server_config(Handlers {
         worklist: Some(Arc::new(EndlessWorklist)),
         ..Handlers::default()
     });
@@ -683,8 +698,8 @@ fn peer_abort_is_reported_with_its_reason() {
         .submit(client, Operation::worklist_find(universal_worklist_query()))
         .expect("submit");
     let mut server = Some(server);
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, event| {
-        if matches!(event.kind, ClientEventKind::Find { .. }) {
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, event| {
+        if matches!(event, ClientEvent::Find { .. }) {
             if let Some(s) = server.take() {
                 thread::spawn(move || s.stop());
             }
@@ -704,15 +719,14 @@ fn connect_refused_is_reported() {
     let addr = SocketAddr::from(([127, 0, 0, 1], unused_port()));
     let client = connect(&mut event_loop, addr, &[ScuService::Verification]);
     let echo = event_loop.submit(client, Operation::Echo).expect("submit");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     assert!(matches!(
         &log.events[0],
-        ClientEventKind::OperationFailed { op, error: ClientError::Ended } if *op == echo
+        ClientEvent::OperationFailed { op, error: ClientError::Ended } if *op == echo
     ));
     match log.closed() {
-        Err(ClientError::Connect { addr: a, source }) => {
-            assert_eq!(*a, addr);
+        Err(ClientError::Connect(source)) => {
             assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
         }
         other => panic!("expected a refused connection, got {other:?}"),
@@ -747,17 +761,16 @@ fn connect_timeout_is_reported() {
         .connect(
             addr,
             request,
-            ClientOptions {
+            AssociationConfig {
                 connect_timeout: timeout,
                 ..client_options()
             },
         )
         .expect("connect starts");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let elapsed = started.elapsed();
     match logs[&client].closed() {
-        Err(e @ ClientError::ConnectTimeout { addr: a, after }) => {
-            assert_eq!(*a, addr);
+        Err(e @ ClientError::ConnectTimeout(after)) => {
             assert_eq!(*after, timeout);
             assert!(e.to_string().contains("no answer within"), "{e}");
         }
@@ -775,7 +788,7 @@ fn dimse_timeout_aborts_a_silent_peer() {
     // A peer that accepts the association but never answers anything: a raw acceptor
     // core on a thread, fed by a blocking socket, that sends only what association
     // needs.
-    use dicomwire::ul::{AcceptOptions, Association, AssociationConfig, Event};
+    use dicomwire::ul::{AcceptOptions, Association, Event};
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -823,28 +836,31 @@ fn dimse_timeout_aborts_a_silent_peer() {
         AeTitle::new("MIOSCP").expect("ae"),
         &[ScuService::Verification],
     );
-    let dimse_timeout = Duration::from_millis(300);
+    let dimse_timeout = Duration::from_millis(1500);
     let client = event_loop
         .connect(
             addr,
             request,
-            ClientOptions {
-                dimse_timeout,
+            AssociationConfig {
+                dimse_timeout: Some(dimse_timeout),
                 ..client_options()
             },
         )
         .expect("connect starts");
     let echo = event_loop.submit(client, Operation::Echo).expect("submit");
     let started = Instant::now();
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     assert!(started.elapsed() >= dimse_timeout);
     assert!(log.events.iter().any(|e| matches!(
         e,
-        ClientEventKind::OperationFailed { op, error: ClientError::Ended } if *op == echo
+        ClientEvent::OperationFailed { op, error: ClientError::Ended } if *op == echo
     )));
     assert!(
-        matches!(log.closed(), Err(ClientError::Timeout(t)) if *t == dimse_timeout),
+        matches!(
+            log.closed(),
+            Err(ClientError::Aborted(Aborted::Timeout(Timer::DimseResponse)))
+        ),
         "{:?}",
         log.closed()
     );
@@ -862,13 +878,10 @@ fn dimse_timeout_aborts_a_silent_peer() {
 
 #[test]
 fn against_the_blocking_std_server() {
-    use dicomwire_std::{Server, ServerOptions};
+    use dicomwire_std::Server;
     let server = Server::bind(
         "127.0.0.1:0",
-        ServerOptions::new(
-            policy(),
-            Arc::new(provider_handlers(50, StaticDestinations::new())),
-        ),
+        server_options(provider_handlers(50, StaticDestinations::new())),
     )
     .expect("bind");
     let addr = server.local_addr();
@@ -904,7 +917,7 @@ fn against_the_blocking_std_server() {
         )
         .expect("submit");
     event_loop.release(client).expect("release");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     assert!(echo_status(log, echo).is_success());
     let (matches, status) = find_result(log, find);
@@ -924,7 +937,7 @@ fn against_the_blocking_std_server() {
 fn five_hundred_concurrent_client_associations_from_one_loop() {
     const CLIENTS: usize = 500;
     const RECORDS: usize = 5;
-    let mut options = server_options(provider_handlers(RECORDS, StaticDestinations::new()));
+    let mut options = server_config(provider_handlers(RECORDS, StaticDestinations::new()));
     options.max_associations = CLIENTS + 10;
     let server = Running::start(options);
     let mut event_loop = EventLoop::new().expect("loop");
@@ -951,9 +964,9 @@ fn five_hundred_concurrent_client_associations_from_one_loop() {
         &mut event_loop,
         &clients,
         Duration::from_secs(60),
-        |el, event| {
+        |el, _, event| {
             most_open = most_open.max(el.client_count());
-            if matches!(event.kind, ClientEventKind::Established(_)) {
+            if matches!(event, ClientEvent::Established(_)) {
                 established += 1;
                 if established == CLIENTS {
                     for c in ops.keys() {
@@ -1008,16 +1021,16 @@ fn a_user_who_stops_taking_events_holds_the_peer_back() {
     assert_eq!(waiting, 64, "events queued while the user took none");
     // Taking them lets it go on: more matches arrive, then a cancel ends the query.
     let mut more = 0;
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, event| {
-        if let ClientEventKind::Find {
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, client, event| {
+        if let ClientEvent::Find {
             progress: FindProgress::Match { .. },
             ..
-        } = event.kind
+        } = event
         {
             more += 1;
             if more == 100 {
-                el.cancel(event.client, find).expect("cancel");
-                el.release(event.client).expect("release");
+                el.cancel(client, find).expect("cancel");
+                el.release(client).expect("release");
             }
         }
     });
@@ -1025,9 +1038,184 @@ fn a_user_who_stops_taking_events_holds_the_peer_back() {
     let log = &logs[&client];
     assert!(log.events.iter().any(|e| matches!(
         e,
-        ClientEventKind::Find { progress: FindProgress::Finished { status, .. }, .. }
+        ClientEvent::Find { progress: FindProgress::Finished { status, .. }, .. }
             if *status == Status::CANCEL
     )));
     assert!(log.closed().is_ok(), "{:?}", log.closed());
     shut_down(event_loop);
+}
+
+#[test]
+fn holding_events_back_longer_than_the_dimse_timeout_does_not_abort() {
+    // The peer is not at fault while our user takes no events (the old loop suspended
+    // the DIMSE timeout then): the running query outlives several DIMSE timeouts of the
+    // user holding its events back.
+    let mut event_loop = EventLoop::new().expect("loop");
+    let addr = event_loop
+        .listen(
+            "127.0.0.1:0",
+            server_options(Handlers {
+                worklist: Some(Arc::new(EndlessWorklist)),
+                ..Handlers::default()
+            }),
+        )
+        .expect("listen");
+    let dimse_timeout = Duration::from_millis(500);
+    let request = association_request(
+        AeTitle::new("TESTSCU").expect("ae"),
+        AeTitle::new("MIOSCP").expect("ae"),
+        &[ScuService::WorklistFind],
+    );
+    let client = event_loop
+        .connect(
+            addr,
+            request,
+            AssociationConfig {
+                dimse_timeout: Some(dimse_timeout),
+                ..client_options()
+            },
+        )
+        .expect("connect starts");
+    let find = event_loop
+        .submit(client, Operation::worklist_find(universal_worklist_query()))
+        .expect("submit");
+    // The user takes events until the first match...
+    let mut log = Log::default();
+    let deadline = Instant::now() + LIMIT;
+    while !log
+        .events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Find { .. }))
+    {
+        assert!(Instant::now() < deadline, "no match");
+        event_loop
+            .turn(Some(Duration::from_millis(5)))
+            .expect("turn");
+        while let Some((_, event)) = event_loop.poll_event() {
+            assert!(!matches!(event, ClientEvent::Closed(_)), "{event:?}");
+            log.events.push(event);
+        }
+    }
+    // ... then takes none for four DIMSE timeouts, while the loop turns.
+    let held_until = Instant::now() + 4 * dimse_timeout;
+    while Instant::now() < held_until {
+        event_loop
+            .turn(Some(Duration::from_millis(5)))
+            .expect("turn");
+    }
+    // Taking them lets the query go on; a cancel then ends it, and the release follows.
+    let mut more = 0;
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |el, client, event| {
+        if let ClientEvent::Find {
+            progress: FindProgress::Match { .. },
+            ..
+        } = event
+        {
+            more += 1;
+            if more == 1000 {
+                el.cancel(client, find).expect("cancel");
+                el.release(client).expect("release");
+            }
+        }
+    });
+    let log = &logs[&client];
+    assert!(
+        log.closed().is_ok(),
+        "the association ended while its user held the events back: {:?} (after {more} \
+         more matches)",
+        log.closed()
+    );
+    assert!(more >= 1000);
+    assert!(log.events.iter().any(|e| matches!(
+        e,
+        ClientEvent::Find { progress: FindProgress::Finished { status, .. }, .. }
+            if *status == Status::CANCEL
+    )));
+    shut_down(event_loop);
+}
+
+/// A worklist that takes `delay` to answer (on the blocking server, which has a thread
+/// per association for that).
+struct SlowWorklist {
+    delay: Duration,
+}
+
+impl FindHandler for SlowWorklist {
+    fn find(&self, _: &FindRequest<'_>) -> Result<FindResults, HandlerError> {
+        thread::sleep(self.delay);
+        Ok(Box::new(
+            (0..3).map(|n| FindItem::Match(worklist_record(n))),
+        ))
+    }
+}
+
+#[test]
+fn a_response_that_waited_while_the_loop_was_busy_is_in_time() {
+    // The responses arrive well within the DIMSE timeout, but the loop thread is busy (a
+    // slow handler, a user callback, a long turn of other sessions) until after it: the
+    // responses waiting in the socket are taken before the deadline is looked at.
+    use dicomwire_std::Server;
+    let dimse_timeout = Duration::from_millis(300);
+    let server = Server::bind(
+        "127.0.0.1:0",
+        server_options(Handlers {
+            worklist: Some(Arc::new(SlowWorklist {
+                delay: dimse_timeout / 6,
+            })),
+            ..Handlers::default()
+        }),
+    )
+    .expect("bind");
+    let addr = server.local_addr();
+    let stop = server.shutdown_handle();
+    let thread = thread::spawn(move || server.run());
+
+    let mut event_loop = EventLoop::new().expect("loop");
+    let request = association_request(
+        AeTitle::new("TESTSCU").expect("ae"),
+        AeTitle::new("MIOSCP").expect("ae"),
+        &[ScuService::WorklistFind],
+    );
+    let client = event_loop
+        .connect(
+            addr,
+            request,
+            AssociationConfig {
+                dimse_timeout: Some(dimse_timeout),
+                ..client_options()
+            },
+        )
+        .expect("connect starts");
+    let find = event_loop
+        .submit(client, Operation::worklist_find(universal_worklist_query()))
+        .expect("submit");
+    event_loop.release(client).expect("release");
+    // Established: the C-FIND-RQ goes out in the same turn; the answer takes a while.
+    let mut early = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while early.is_empty() {
+        assert!(Instant::now() < deadline, "not established");
+        event_loop
+            .turn(Some(Duration::from_millis(5)))
+            .expect("turn");
+        early.extend(std::iter::from_fn(|| event_loop.poll_event()).map(|(_, e)| e));
+    }
+    assert!(
+        matches!(early[..], [ClientEvent::Established(_)]),
+        "{early:?}"
+    );
+    // The loop thread is busy for longer than the DIMSE timeout.
+    thread::sleep(3 * dimse_timeout);
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
+    let log = &logs[&client];
+    assert!(
+        log.closed().is_ok(),
+        "responses that arrived in time were timed out: {:?}",
+        log.closed()
+    );
+    let (matches, status) = find_result(log, find);
+    assert!(status.is_success(), "{status:?}");
+    assert_eq!(matches.len(), 3);
+    stop.shutdown();
+    thread.join().expect("server thread").expect("server run");
 }

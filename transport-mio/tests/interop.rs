@@ -20,7 +20,9 @@ use dicom_object::InMemDicomObject;
 use dicomwire::pdu::AeTitle;
 use dicomwire::service::scu::{FindProgress, RetrieveProgress, ScuService, association_request};
 use dicomwire::service::{HandlerError, StoreHandler, StoreRequest, dataset, uids};
-use dicomwire_mio::{ClientEventKind, ClientOptions, EventLoop, Operation};
+use dicomwire::session::{ClientEvent, Operation};
+use dicomwire::ul::AssociationConfig;
+use dicomwire_mio::EventLoop;
 
 const LIMIT: Duration = Duration::from_secs(30);
 const PYSCP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../cli/tests/interop/pyscp.py");
@@ -239,11 +241,11 @@ fn accession_number(identifier: &InMemDicomObject) -> String {
         .to_owned()
 }
 
-fn options() -> ClientOptions {
-    ClientOptions {
+fn options() -> AssociationConfig {
+    AssociationConfig {
         connect_timeout: Duration::from_secs(5),
-        dimse_timeout: Duration::from_secs(15),
-        ..ClientOptions::default()
+        dimse_timeout: Some(Duration::from_secs(15)),
+        ..AssociationConfig::default()
     }
 }
 
@@ -323,14 +325,14 @@ fn mio_client_to_dcmtk_wlmscpfs() {
         &mut event_loop,
         &[echo_client, find_client],
         LIMIT,
-        |_, _| {},
+        |_, _, _| {},
     );
 
     let echo_log = &logs[&echo_client];
     assert!(
         echo_log.events.iter().any(|e| matches!(
             e,
-            ClientEventKind::Echo { op, status } if *op == echo && status.is_success()
+            ClientEvent::Echo { op, status } if *op == echo && status.is_success()
         )),
         "{:?}\n{}",
         echo_log.events,
@@ -342,7 +344,7 @@ fn mio_client_to_dcmtk_wlmscpfs() {
     let mut found = BTreeSet::new();
     let mut final_status = None;
     for event in &find_log.events {
-        if let ClientEventKind::Find { op, progress } = event {
+        if let ClientEvent::Find { op, progress } = event {
             assert_eq!(*op, find);
             match progress {
                 FindProgress::Match { identifier, .. } => {
@@ -447,10 +449,10 @@ fn mio_client_get_from_pynetdicom() {
         )
         .expect("submit");
     event_loop.release(client).expect("release");
-    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _| {});
+    let logs = drive_until_closed(&mut event_loop, &[client], LIMIT, |_, _, _| {});
     let log = &logs[&client];
     let finished = log.events.iter().find_map(|e| match e {
-        ClientEventKind::Retrieve {
+        ClientEvent::Retrieve {
             op,
             progress:
                 RetrieveProgress::Finished {

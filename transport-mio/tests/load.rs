@@ -28,9 +28,9 @@ use dicom_object::InMemDicomObject;
 use dicomwire::pdu::AeTitle;
 use dicomwire::service::scu::{FindProgress, ScuService, association_request};
 use dicomwire::service::{Handlers, InMemoryWorklist, uids};
+use dicomwire::session::{ClientEvent, Operation, ScpConfig};
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, SupportedSyntax};
-use dicomwire_mio::MioServerOptions;
-use dicomwire_std::{Client, ClientOptions};
+use dicomwire_std::Client;
 
 const WORKLIST_RECORDS: usize = 10;
 
@@ -60,7 +60,7 @@ fn serial() -> MutexGuard<'static, ()> {
 // Server and client set-up
 // ---------------------------------------------------------------------------------
 
-fn server_options(max_associations: usize, artim: Option<Duration>) -> MioServerOptions {
+fn server_options(max_associations: usize, artim: Option<Duration>) -> ScpConfig {
     let ts = uids::uncompressed_transfer_syntaxes();
     let policy = Arc::new(AcceptorPolicy {
         abstract_syntaxes: vec![
@@ -75,11 +75,11 @@ fn server_options(max_associations: usize, artim: Option<Duration>) -> MioServer
         ))),
         ..Handlers::default()
     };
-    let mut options = MioServerOptions::new(policy, Arc::new(handlers));
+    let mut options = ScpConfig::new(policy, Arc::new(handlers));
     options.max_associations = max_associations;
     options.shutdown_grace = Duration::from_secs(2);
     if let Some(artim) = artim {
-        options.config = AssociationConfig {
+        options.association = AssociationConfig {
             artim_timeout: artim,
             ..AssociationConfig::default()
         };
@@ -93,10 +93,10 @@ fn connect(addr: SocketAddr, services: &[ScuService]) -> Result<Client, String> 
         AeTitle::new("MIOSCP").expect("ae"),
         services,
     );
-    let options = ClientOptions {
+    let options = AssociationConfig {
         connect_timeout: Duration::from_secs(10),
-        dimse_timeout: Duration::from_secs(20),
-        ..ClientOptions::default()
+        dimse_timeout: Some(Duration::from_secs(20)),
+        ..AssociationConfig::default()
     };
     Client::connect(addr, request, options).map_err(|e| format!("associate: {e}"))
 }
@@ -114,15 +114,19 @@ fn echo_and_find(client: &mut Client) -> Result<(), String> {
     ]);
     let mut matches = 0;
     let mut finished = false;
-    for progress in client
-        .find(&uids::MODALITY_WORKLIST_FIND, &query)
-        .map_err(|e| format!("find: {e}"))?
-    {
-        match progress.map_err(|e| format!("find: {e}"))? {
-            FindProgress::Match { .. } => matches += 1,
-            FindProgress::Finished { status, .. } if status.is_success() => finished = true,
-            other => return Err(format!("find: unexpected {other:?}")),
-        }
+    let mut unexpected = None;
+    client
+        .run(Operation::worklist_find(query), |event| match event {
+            ClientEvent::Find { progress, .. } => match progress {
+                FindProgress::Match { .. } => matches += 1,
+                FindProgress::Finished { status, .. } if status.is_success() => finished = true,
+                other => unexpected = Some(format!("find: unexpected {other:?}")),
+            },
+            other => unexpected = Some(format!("find: unexpected {other:?}")),
+        })
+        .map_err(|e| format!("find: {e}"))?;
+    if let Some(e) = unexpected {
+        return Err(e);
     }
     if !finished || matches != WORKLIST_RECORDS {
         return Err(format!(

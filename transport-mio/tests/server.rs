@@ -5,6 +5,7 @@ use common::{Running, text, worklist_record};
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self};
 use std::time::{Duration, Instant};
@@ -15,12 +16,13 @@ use dicom_object::InMemDicomObject;
 use dicomwire::pdu::{AeTitle, PresentationReason, RejectResult, RejectSource};
 use dicomwire::service::scu::{FindProgress, ScuService, association_request};
 use dicomwire::service::{
-    Destination, HandlerError, Handlers, InMemoryHangingProtocols, InMemoryWorklist, Instance,
-    StaticDestinations, StoreHandler, StoreRequest, StoredInstance, dataset, uids,
+    Destination, FindHandler, FindRequest, FindResults, HandlerError, Handlers,
+    InMemoryHangingProtocols, InMemoryWorklist, Instance, StaticDestinations, StoreHandler,
+    StoreRequest, StoredInstance, dataset, uids,
 };
+use dicomwire::session::{ClientEvent, Operation, ScpConfig};
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
-use dicomwire_mio::MioServerOptions;
-use dicomwire_std::{Client, ClientError, ClientOptions};
+use dicomwire_std::{Client, ClientError};
 
 const WORKLIST_RECORDS: usize = 5;
 const PROTOCOL_UID: &str = "1.2.826.0.1.3680043.10.1234.1";
@@ -64,11 +66,12 @@ fn policy() -> Arc<AcceptorPolicy> {
     })
 }
 
-fn options(handlers: Handlers) -> MioServerOptions {
-    let mut options = MioServerOptions::new(policy(), Arc::new(handlers));
-    options.connect_timeout = Duration::from_secs(3);
-    options.shutdown_grace = Duration::from_secs(2);
-    options
+/// C-MOVE sub-associations connect within 3 s, 2 s of shutdown grace.
+fn options(mut handlers: Handlers) -> ScpConfig {
+    handlers.sub_association_config.connect_timeout = Duration::from_secs(3);
+    let mut config = ScpConfig::new(policy(), Arc::new(handlers));
+    config.shutdown_grace = Duration::from_secs(2);
+    config
 }
 
 fn provider_handlers(destinations: StaticDestinations) -> Handlers {
@@ -85,11 +88,11 @@ fn provider_handlers(destinations: StaticDestinations) -> Handlers {
     }
 }
 
-fn client_options() -> ClientOptions {
-    ClientOptions {
+fn client_options() -> AssociationConfig {
+    AssociationConfig {
         connect_timeout: Duration::from_secs(5),
-        dimse_timeout: Duration::from_secs(10),
-        ..ClientOptions::default()
+        dimse_timeout: Some(Duration::from_secs(10)),
+        ..AssociationConfig::default()
     }
 }
 
@@ -109,20 +112,21 @@ fn find_all(client: &mut Client) -> usize {
         text(tags::PATIENT_ID, VR::LO, ""),
         text(tags::ACCESSION_NUMBER, VR::SH, ""),
     ]);
-    let mut matches = 0;
-    for progress in client
-        .find(&uids::MODALITY_WORKLIST_FIND, &query)
-        .expect("find starts")
-    {
-        match progress.expect("find progresses") {
-            FindProgress::Match { .. } => matches += 1,
-            FindProgress::Finished { status, .. } => {
-                assert!(status.is_success(), "final status {status:?}")
-            }
+    let result = client
+        .run(Operation::worklist_find(query), |event| match event {
+            ClientEvent::Find {
+                progress: FindProgress::Match { .. } | FindProgress::Finished { .. },
+                ..
+            } => {}
             other => panic!("unexpected {other:?}"),
-        }
-    }
-    matches
+        })
+        .expect("find");
+    assert!(
+        result.status.is_success(),
+        "final status {:?}",
+        result.status
+    );
+    result.matches
 }
 
 #[test]
@@ -215,7 +219,7 @@ fn over_the_limit_is_rejected_local_limit_exceeded() {
 #[test]
 fn artim_closes_an_idle_connection_while_others_are_served() {
     let mut opts = options(provider_handlers(StaticDestinations::new()));
-    opts.config = AssociationConfig {
+    opts.association = AssociationConfig {
         artim_timeout: Duration::from_secs(1),
         ..AssociationConfig::default()
     };
@@ -286,14 +290,12 @@ fn move_to_a_second_mio_server() {
     let mut client = connect(server.addr, &[ScuService::HangingProtocolMove]).expect("associate");
     let identifier =
         InMemDicomObject::from_element_iter([text(tags::SOP_INSTANCE_UID, VR::UI, PROTOCOL_UID)]);
-    let outcome = client
-        .move_to(
-            &uids::HANGING_PROTOCOL_MOVE,
-            &identifier,
-            &AeTitle::new("STORESCP").expect("ae"),
-            |_| {},
-        )
-        .expect("move");
+    let operation = Operation::Move {
+        sop_class: uids::HANGING_PROTOCOL_MOVE,
+        identifier: identifier.clone(),
+        destination: AeTitle::new("STORESCP").expect("ae"),
+    };
+    let outcome = client.run(operation, |_| {}).expect("move");
     assert!(outcome.status.is_success(), "{outcome:?}");
     assert_eq!(outcome.sub_operations.completed, Some(1), "{outcome:?}");
     let stored = recorder.stored.lock().expect("lock").clone();
@@ -304,14 +306,12 @@ fn move_to_a_second_mio_server() {
 
     // A destination nobody listens on: the connect fails, the move says so, and the
     // association goes on.
-    let outcome = client
-        .move_to(
-            &uids::HANGING_PROTOCOL_MOVE,
-            &identifier,
-            &AeTitle::new("NOWHERE").expect("ae"),
-            |_| {},
-        )
-        .expect("move");
+    let operation = Operation::Move {
+        sop_class: uids::HANGING_PROTOCOL_MOVE,
+        identifier: identifier.clone(),
+        destination: AeTitle::new("NOWHERE").expect("ae"),
+    };
+    let outcome = client.run(operation, |_| {}).expect("move");
     assert!(!outcome.status.is_success(), "{outcome:?}");
     client.release().expect("release");
     server.stop();
@@ -334,12 +334,20 @@ fn a_client_that_stops_reading_does_not_stall_the_others() {
     let server = Running::start(options(handlers));
     let mut slow = connect(server.addr, &[ScuService::WorklistFind]).expect("associate");
     let query = InMemDicomObject::from_element_iter([text(tags::PATIENT_NAME, VR::PN, "")]);
-    let mut matches = slow
-        .find(&uids::MODALITY_WORKLIST_FIND, &query)
+    let find = slow
+        .session()
+        .submit(Operation::worklist_find(query))
         .expect("find starts");
+    let next_progress = |slow: &mut Client| loop {
+        match slow.next_event().expect("find progresses") {
+            ClientEvent::Find { op, progress } if op == find => return progress,
+            ClientEvent::Established(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
     assert!(matches!(
-        matches.next(),
-        Some(Ok(FindProgress::Match { .. }))
+        next_progress(&mut slow),
+        FindProgress::Match { .. }
     ));
     // The slow client reads nothing for a while; its responses back up (bounded), and
     // another association is served meanwhile.
@@ -351,14 +359,76 @@ fn a_client_that_stops_reading_does_not_stall_the_others() {
     thread::sleep(Duration::from_millis(300));
     // Then it reads on, and gets every match.
     let mut count = 1;
-    for progress in matches {
-        match progress.expect("find progresses") {
+    loop {
+        match next_progress(&mut slow) {
             FindProgress::Match { .. } => count += 1,
-            FindProgress::Finished { status, .. } => assert!(status.is_success()),
+            FindProgress::Finished { status, .. } => {
+                assert!(status.is_success());
+                break;
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(count, RECORDS);
     slow.release().expect("release");
+    server.stop();
+}
+
+/// A worklist whose first query blocks the loop thread for `block` (the crate's contract
+/// asks handlers not to; here it stands for a loop busy with something else).
+struct BlockingOnce {
+    started: Arc<AtomicBool>,
+    block: Duration,
+}
+
+impl FindHandler for BlockingOnce {
+    fn find(&self, _: &FindRequest<'_>) -> Result<FindResults, HandlerError> {
+        if !self.started.swap(true, Ordering::SeqCst) {
+            thread::sleep(self.block);
+        }
+        Ok(Box::new(std::iter::empty()))
+    }
+}
+
+#[test]
+fn a_request_that_waited_while_the_loop_was_busy_is_served() {
+    // An association with a short idle timeout sends a request well within it, but the
+    // loop thread is busy until after the deadline: the request waiting in the socket is
+    // taken before the deadline is looked at, and answered.
+    let started = Arc::new(AtomicBool::new(false));
+    let idle_timeout = Duration::from_millis(500);
+    let mut opts = options(Handlers {
+        worklist: Some(Arc::new(BlockingOnce {
+            started: Arc::clone(&started),
+            block: 3 * idle_timeout,
+        })),
+        ..Handlers::default()
+    });
+    opts.association.idle_timeout = Some(idle_timeout);
+    let server = Running::start(opts);
+    let addr = server.addr;
+    let mut waiting = connect(addr, &[ScuService::Verification]).expect("associate");
+    let busy = thread::spawn(move || {
+        let mut client = connect(addr, &[ScuService::WorklistFind]).expect("associate");
+        assert_eq!(find_all(&mut client), 0);
+        client.release().expect("release");
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !started.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the query never reached the handler"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    // The loop is blocked now, the idle deadline still ahead: the C-ECHO-RQ is sent in
+    // time, and waits.
+    let status = waiting.echo();
+    assert!(
+        status.as_ref().is_ok_and(|s| s.is_success()),
+        "a request sent in time was cut off by the idle timeout: {status:?}"
+    );
+    waiting.release().expect("release");
+    busy.join().expect("busy client");
     server.stop();
 }

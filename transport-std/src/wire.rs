@@ -1,7 +1,7 @@
 //! One socket's bytes in flight, for either kind of session.
 
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -9,8 +9,6 @@ use dicomwire::ul::{ReadBuffers, SendQueue};
 
 /// How many bytes of PDUs are gathered before one `write`.
 pub(crate) const WRITE_BATCH: usize = 256 * 1024;
-/// The most slices one vectored write is given.
-const MAX_WRITE_SLICES: usize = 64;
 /// The longest a write or a wait blocks before the session's clock is looked at again
 /// (shutdown is noticed within this).
 pub(crate) const MAX_BLOCK: Duration = Duration::from_millis(250);
@@ -24,42 +22,49 @@ pub(crate) struct Wire {
 }
 
 impl Wire {
-    /// Writes what is queued, blocking at most until `until` (or [`MAX_BLOCK`]). Returns
-    /// whether everything went; `Err` when the connection failed.
-    pub(crate) fn write(&mut self, stream: &TcpStream, until: Option<Instant>) -> io::Result<bool> {
+    /// Writes what is queued, blocking at most until `until` (or [`MAX_BLOCK`]): a peer
+    /// that does not read holds the thread no longer than the session's next deadline.
+    pub(crate) fn write(&mut self, stream: &TcpStream, until: Option<Instant>) -> io::Result<()> {
         while !self.out.is_empty() {
-            let wait = until.map_or(MAX_BLOCK, |d| {
-                d.saturating_duration_since(Instant::now()).min(MAX_BLOCK)
-            });
-            stream.set_write_timeout(Some(wait.max(Duration::from_millis(1))))?;
-            let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+            let left = until.map_or(MAX_BLOCK, |d| d.saturating_duration_since(Instant::now()));
+            stream.set_write_timeout(Some(left.clamp(Duration::from_millis(1), MAX_BLOCK)))?;
+            let mut slices = [IoSlice::new(&[]); 64];
             let filled = self.out.io_slices(&mut slices);
             match (&mut &*stream).write_vectored(&slices[..filled]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => self.out.advance(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Ok(false);
-                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
+        Ok(())
     }
 
-    /// Keeps what a session did not take of `input` (copied: a remainder must not pin a
-    /// whole read buffer).
-    pub(crate) fn keep(&mut self, input: &Bytes, taken: usize) {
-        self.pending = if taken >= input.len() {
-            Bytes::new()
-        } else {
-            Bytes::copy_from_slice(&input[taken..])
+    /// Offers `input` (`None`: what was refused before) to `take`, which returns how
+    /// much it took; keeps the rest, copied (a remainder must not pin a read buffer).
+    /// Returns whether anything was taken.
+    pub(crate) fn offer(
+        &mut self,
+        input: Option<Bytes>,
+        take: impl FnOnce(&Bytes) -> usize,
+    ) -> bool {
+        let input = match input {
+            None => std::mem::take(&mut self.pending),
+            Some(b) if self.pending.is_empty() => b,
+            Some(b) => Bytes::from([&self.pending[..], &b[..]].concat()),
         };
+        if input.is_empty() {
+            return false;
+        }
+        let taken = take(&input);
+        self.pending = Bytes::copy_from_slice(input.get(taken..).unwrap_or_default());
+        taken > 0
     }
 }
 
 /// Reads once into `buffers`: the bytes (lent when large), or `None` at the end of the
-/// stream or on an error.
+/// stream.
 pub(crate) fn read(stream: &TcpStream, buffers: &mut ReadBuffers) -> io::Result<Option<Bytes>> {
     loop {
         match (&mut &*stream).read(buffers.read_space()) {
@@ -71,8 +76,8 @@ pub(crate) fn read(stream: &TcpStream, buffers: &mut ReadBuffers) -> io::Result<
     }
 }
 
-/// The first address of `addr` that `connect` reaches before `until`.
-pub(crate) fn connect(addr: impl std::net::ToSocketAddrs, until: Instant) -> io::Result<TcpStream> {
+/// The first address of `addr` that answers before `until`, Nagle off.
+pub(crate) fn connect(addr: impl ToSocketAddrs, until: Instant) -> io::Result<TcpStream> {
     let mut last = io::Error::new(ErrorKind::NotFound, "no address");
     for a in addr.to_socket_addrs()? {
         let left = until.saturating_duration_since(Instant::now());
@@ -80,10 +85,7 @@ pub(crate) fn connect(addr: impl std::net::ToSocketAddrs, until: Instant) -> io:
             return Err(ErrorKind::TimedOut.into());
         }
         match TcpStream::connect_timeout(&a, left) {
-            Ok(s) => {
-                s.set_nodelay(true)?;
-                return Ok(s);
-            }
+            Ok(s) => return s.set_nodelay(true).map(|()| s),
             Err(e) => last = e,
         }
     }

@@ -258,54 +258,96 @@ pub enum ClientEvent {
     Closed(Result<(), ClientError>),
 }
 
-/// The end of a C-GET or C-MOVE, gathered from its progress with
-/// [`add`](Self::add).
+impl ClientEvent {
+    /// The operation the event belongs to, if it belongs to one.
+    pub fn op(&self) -> Option<OpId> {
+        match self {
+            Self::Echo { op, .. }
+            | Self::Find { op, .. }
+            | Self::Retrieve { op, .. }
+            | Self::OperationFailed { op, .. } => Some(*op),
+            Self::Established(_) | Self::Closed(_) => None,
+        }
+    }
+
+    /// Whether it is the last event of its operation: its final response, or its
+    /// failure.
+    pub fn ends_operation(&self) -> bool {
+        match self {
+            Self::Echo { .. } | Self::OperationFailed { .. } => true,
+            Self::Find { progress, .. } => matches!(progress, FindProgress::Finished { .. }),
+            Self::Retrieve { progress, .. } => {
+                matches!(progress, RetrieveProgress::Finished { .. })
+            }
+            Self::Established(_) | Self::Closed(_) => false,
+        }
+    }
+}
+
+/// What an operation ended with, gathered from its events with [`add`](Self::add).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RetrieveOutcome {
+pub struct OperationResult {
     /// The final status (0xC000 until the final response arrives).
     pub status: Status,
-    /// The final counts.
-    pub sub_operations: crate::dimse::SubOperations,
-    /// The Failed SOP Instance UID List of the final response.
-    pub failed_sop_instance_uids: Vec<String>,
-    /// Error comment and friends.
+    /// Error Comment and friends of the final response.
     pub detail: crate::dimse::StatusDetail,
+    /// C-FIND: the matches that arrived (pending responses with an identifier).
+    pub matches: usize,
+    /// C-GET, C-MOVE: the final counts.
+    pub sub_operations: crate::dimse::SubOperations,
+    /// C-GET, C-MOVE: the Failed SOP Instance UID List of the final response.
+    pub failed_sop_instance_uids: Vec<String>,
     /// C-GET: instances received and not refused.
     pub received: usize,
 }
 
-impl Default for RetrieveOutcome {
+impl Default for OperationResult {
     fn default() -> Self {
         Self {
             status: Status::UNABLE_TO_PROCESS,
+            detail: crate::dimse::StatusDetail::default(),
+            matches: 0,
             sub_operations: crate::dimse::SubOperations::default(),
             failed_sop_instance_uids: Vec::new(),
-            detail: crate::dimse::StatusDetail::default(),
             received: 0,
         }
     }
 }
 
-impl RetrieveOutcome {
-    /// Adds one step of the retrieve's progress; true once it was the final response.
-    pub fn add(&mut self, progress: &RetrieveProgress) -> bool {
-        match progress {
-            RetrieveProgress::Stored { status, .. } if !status.is_failure() => self.received += 1,
-            RetrieveProgress::Finished {
-                status,
-                sub_operations,
-                failed_sop_instance_uids,
-                detail,
-            } => {
-                self.status = *status;
-                self.sub_operations = *sub_operations;
-                self.failed_sop_instance_uids.clone_from(failed_sop_instance_uids);
-                self.detail = detail.clone();
-                return true;
-            }
+impl OperationResult {
+    /// Adds one event of the operation; true once it was the last.
+    pub fn add(&mut self, event: &ClientEvent) -> bool {
+        match event {
+            ClientEvent::Echo { status, .. } => self.status = *status,
+            ClientEvent::Find { progress, .. } => match progress {
+                FindProgress::Match { .. } => self.matches += 1,
+                FindProgress::Finished { status, detail } => {
+                    self.status = *status;
+                    self.detail = detail.clone();
+                }
+                _ => {}
+            },
+            ClientEvent::Retrieve { progress, .. } => match progress {
+                RetrieveProgress::Stored { status, .. } if !status.is_failure() => {
+                    self.received += 1;
+                }
+                RetrieveProgress::Finished {
+                    status,
+                    sub_operations,
+                    failed_sop_instance_uids,
+                    detail,
+                } => {
+                    self.status = *status;
+                    self.sub_operations = *sub_operations;
+                    self.failed_sop_instance_uids
+                        .clone_from(failed_sop_instance_uids);
+                    self.detail = detail.clone();
+                }
+                _ => {}
+            },
             _ => {}
         }
-        false
+        event.ends_operation()
     }
 }
 
@@ -370,6 +412,8 @@ pub struct ScuSession {
     release_sent: bool,
     /// The association was released (by us, after the queue or the idle timeout).
     released: bool,
+    /// The transport was asked to close ([`Session::poll_close`](super::Session::poll_close)).
+    close_given: bool,
     /// The first reason the association is ending.
     error: Option<ClientError>,
     events: VecDeque<ClientEvent>,
@@ -409,6 +453,7 @@ impl ScuSession {
             release_asked: false,
             release_sent: false,
             released: false,
+            close_given: false,
             error: None,
             events: VecDeque::new(),
         })
@@ -591,8 +636,12 @@ impl ScuSession {
         Ok(taken)
     }
 
-    /// Fires the timers due at `now`.
+    /// Fires the timers due at `now`. While input is held back because events wait to
+    /// be taken, the peer is not at fault: the DIMSE and idle timers count from now.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.events.len() >= MAX_UNTAKEN_EVENTS {
+            self.assoc.note_activity(now);
+        }
         self.assoc.handle_timeout(now);
         self.drain(now);
     }
@@ -614,6 +663,23 @@ impl ScuSession {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
+    }
+
+    /// [`LinkId::MAIN`](super::LinkId::MAIN), once, when the transport should close the
+    /// connection (what was taken with `poll_transmit` is written first): the
+    /// [`Session`](super::Session) form of
+    /// [`should_close_transport`](Self::should_close_transport).
+    pub fn poll_close(&mut self) -> Option<super::LinkId> {
+        let due = !self.close_given && self.should_close_transport() && !self.assoc.wants_write();
+        due.then(|| {
+            self.close_given = true;
+            super::LinkId::MAIN
+        })
+    }
+
+    /// Whether the close was asked for with [`poll_close`](Self::poll_close).
+    pub(crate) fn is_closing_done(&self) -> bool {
+        self.close_given
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
@@ -661,7 +727,9 @@ impl ScuSession {
             }
             Event::Rejected(r) => self.fail(ClientError::Rejected(r)),
             Event::Aborted(Aborted::Timeout(Timer::Connect)) => {
-                self.fail(ClientError::ConnectTimeout(self.assoc.config().connect_timeout));
+                self.fail(ClientError::ConnectTimeout(
+                    self.assoc.config().connect_timeout,
+                ));
             }
             Event::Aborted(a) => self.fail(ClientError::Aborted(a)),
             Event::ReleaseRequested { .. } => {

@@ -123,10 +123,231 @@
 mod client;
 mod server;
 
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::ul::{SendQueue, Transmit};
+
+/// What a transport drives: [`ScpSession`] and [`ScuSession`] alike, so that one driver
+/// serves both roles. The methods are the sessions' own (see their documentation for the
+/// drain order and the backpressure); an [`ScuSession`] has one link,
+/// [`LinkId::MAIN`], which the transport connects before it makes the session, and asks
+/// for no other.
+pub trait Session {
+    /// What the session tells its user.
+    type Event;
+
+    /// Bytes read on `link`; how many were taken.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionMisuse`] for a link that is not open.
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        input: &Bytes,
+    ) -> Result<usize, SessionMisuse>;
+    /// The connection of `link` opened.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionMisuse`] for a link not being connected.
+    fn handle_transport_connected(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+    ) -> Result<(), SessionMisuse>;
+    /// The connection of `link` could not be opened.
+    fn handle_transport_connect_failed(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        error: std::io::Error,
+    );
+    /// The connection of `link` closed.
+    fn handle_transport_closed(&mut self, now: Instant, link: LinkId);
+    /// Fires the timers due at `now`.
+    fn handle_timeout(&mut self, now: Instant);
+    /// Starts a graceful shutdown.
+    fn shutdown(&mut self, now: Instant);
+    /// Appends the next PDU of `link` to `out`.
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        out: &mut SendQueue,
+    ) -> Option<Transmit>;
+    /// The next connection to open.
+    fn poll_connect(&mut self) -> Option<Connect>;
+    /// The next link to close once what was taken for it has been written.
+    fn poll_close(&mut self) -> Option<LinkId>;
+    /// The next event for the user.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Whether `link` takes input now.
+    fn wants_read(&self, link: LinkId) -> bool;
+    /// The links open or being opened, the main link first.
+    fn links(&self) -> Vec<LinkId>;
+    /// Whether the session is over: drop it.
+    fn is_finished(&self) -> bool;
+}
+
+impl Session for ScpSession {
+    type Event = ScpEvent;
+
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        input: &Bytes,
+    ) -> Result<usize, SessionMisuse> {
+        self.handle_input(now, link, input)
+    }
+    fn handle_transport_connected(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+    ) -> Result<(), SessionMisuse> {
+        self.handle_transport_connected(now, link)
+    }
+    fn handle_transport_connect_failed(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        error: std::io::Error,
+    ) {
+        self.handle_transport_connect_failed(now, link, error);
+    }
+    fn handle_transport_closed(&mut self, now: Instant, link: LinkId) {
+        self.handle_transport_closed(now, link);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+    fn shutdown(&mut self, now: Instant) {
+        self.shutdown(now);
+    }
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        out: &mut SendQueue,
+    ) -> Option<Transmit> {
+        self.poll_transmit(now, link, out)
+    }
+    fn poll_connect(&mut self) -> Option<Connect> {
+        self.poll_connect()
+    }
+    fn poll_close(&mut self) -> Option<LinkId> {
+        self.poll_close()
+    }
+    fn poll_event(&mut self) -> Option<ScpEvent> {
+        self.poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+    fn wants_read(&self, link: LinkId) -> bool {
+        self.wants_read(link)
+    }
+    fn links(&self) -> Vec<LinkId> {
+        self.links().collect()
+    }
+    fn is_finished(&self) -> bool {
+        self.is_finished()
+    }
+}
+
+impl Session for ScuSession {
+    type Event = ClientEvent;
+
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        input: &Bytes,
+    ) -> Result<usize, SessionMisuse> {
+        if link != LinkId::MAIN {
+            return Err(SessionMisuse::UnknownLink(link));
+        }
+        Ok(self.handle_input(now, input)?)
+    }
+    fn handle_transport_connected(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+    ) -> Result<(), SessionMisuse> {
+        if link != LinkId::MAIN {
+            return Err(SessionMisuse::UnknownLink(link));
+        }
+        self.handle_transport_connected(now);
+        Ok(())
+    }
+    fn handle_transport_connect_failed(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        error: std::io::Error,
+    ) {
+        if link == LinkId::MAIN {
+            self.handle_transport_connect_failed(now, error);
+        }
+    }
+    fn handle_transport_closed(&mut self, now: Instant, link: LinkId) {
+        if link == LinkId::MAIN {
+            self.handle_transport_closed(now);
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+    fn shutdown(&mut self, now: Instant) {
+        self.shutdown(now);
+    }
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        out: &mut SendQueue,
+    ) -> Option<Transmit> {
+        (link == LinkId::MAIN)
+            .then(|| self.poll_transmit(now, out))
+            .flatten()
+    }
+    fn poll_connect(&mut self) -> Option<Connect> {
+        None
+    }
+    fn poll_close(&mut self) -> Option<LinkId> {
+        self.poll_close()
+    }
+    fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+    fn wants_read(&self, link: LinkId) -> bool {
+        link == LinkId::MAIN && self.wants_read()
+    }
+    fn links(&self) -> Vec<LinkId> {
+        if self.is_closing_done() {
+            Vec::new()
+        } else {
+            vec![LinkId::MAIN]
+        }
+    }
+    fn is_finished(&self) -> bool {
+        self.is_finished()
+    }
+}
+
 pub use client::{
-    ClientError, ClientEvent, MAX_UNTAKEN_EVENTS, OpId, Operation, RetrieveOutcome, ScuSession,
+    ClientError, ClientEvent, MAX_UNTAKEN_EVENTS, OpId, Operation, OperationResult, ScuSession,
 };
 pub use server::{
-    Connect, LinkId, MAX_QUEUED_OUTGOING, MAX_UNTAKEN_SCP_EVENTS, ScpConfig, ScpEvent,
-    ScpServer, ScpSession, SessionMisuse,
+    Connect, LinkId, MAX_QUEUED_OUTGOING, MAX_UNTAKEN_SCP_EVENTS, ScpConfig, ScpEvent, ScpServer,
+    ScpSession, SessionMisuse,
 };

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use thiserror::Error;
 
-use crate::service::{Destination, Handlers, OperationOutcome, Scp, ShutdownStep, SubAssociationId};
+use crate::service::{
+    Destination, Handlers, OperationOutcome, Scp, ShutdownStep, SubAssociationId,
+};
 use crate::ul::{
-    AcceptOptions, Aborted, AcceptorPolicy, ApiMisuse, Association, AssociationConfig,
-    ConfigError, Event, Negotiated, RejectReason, Rejected, SendQueue, State, Transmit,
+    Aborted, AcceptOptions, AcceptorPolicy, ApiMisuse, Association, AssociationConfig, ConfigError,
+    Event, Negotiated, RejectReason, Rejected, SendQueue, State, Transmit,
 };
 
 /// The most PDUs and DIMSE messages one link's association may hold to be sent before
@@ -321,7 +323,10 @@ impl ScpSession {
     pub fn holds_slot(&self) -> bool {
         self.admission == Admission::Open
             && !self.main_closed
-            && !matches!(self.main.state(), State::Idle | State::AwaitingTransportClose)
+            && !matches!(
+                self.main.state(),
+                State::Idle | State::AwaitingTransportClose
+            )
             && !self.main.should_close_transport()
     }
 
@@ -339,14 +344,15 @@ impl ScpSession {
     /// Whether `link` takes input now (see Backpressure).
     pub fn wants_read(&self, link: LinkId) -> bool {
         self.events.len() < MAX_UNTAKEN_SCP_EVENTS
-            && self.link_association(link).is_some_and(|a| {
-                a.wants_read() && a.queued_messages() < MAX_QUEUED_OUTGOING
-            })
+            && self
+                .link_association(link)
+                .is_some_and(|a| a.wants_read() && a.queued_messages() < MAX_QUEUED_OUTGOING)
     }
 
     /// Whether `link` has bytes to be taken with [`poll_transmit`](Self::poll_transmit).
     pub fn wants_write(&self, link: LinkId) -> bool {
-        self.link_association(link).is_some_and(Association::wants_write)
+        self.link_association(link)
+            .is_some_and(Association::wants_write)
     }
 
     /// Whether the session is over: every link closed, nothing left to send or to say.
@@ -424,9 +430,16 @@ impl ScpSession {
         Ok(())
     }
 
-    /// The connection of sub-association `link` could not be opened (`why`, in words):
-    /// the C-MOVE's remaining sub-operations fail.
-    pub fn handle_transport_connect_failed(&mut self, now: Instant, link: LinkId, why: &str) {
+    /// The connection of sub-association `link` could not be opened: the C-MOVE's
+    /// remaining sub-operations fail.
+    pub fn handle_transport_connect_failed(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        error: std::io::Error,
+    ) {
+        let why = error.to_string();
+        let why = why.as_str();
         if let Some(sub) = self
             .subs
             .iter_mut()
@@ -612,7 +625,10 @@ impl ScpSession {
                 self.on_main_event(now, event);
             }
             for id in self.sub_ids() {
-                moved |= self.scp.sub_association_ref(id).is_some_and(|a| a.has_events());
+                moved |= self
+                    .scp
+                    .sub_association_ref(id)
+                    .is_some_and(|a| a.has_events());
                 self.scp.handle_sub_events(&mut self.main, id, now);
             }
             self.scp.poll(&mut self.main, now);
@@ -702,7 +718,8 @@ impl ScpSession {
             }
             Event::Aborted(a) => {
                 tracing::info!(%a, "association aborted");
-                self.scp.handle_event(&mut self.main, now, Event::Aborted(a.clone()));
+                self.scp
+                    .handle_event(&mut self.main, now, Event::Aborted(a.clone()));
                 self.events.push_back(ScpEvent::Aborted(a));
             }
             other => {
@@ -838,7 +855,10 @@ impl ScpServer {
             return None;
         }
         if self.flood > 0 {
-            tracing::warn!(closed = self.flood, "no longer far over the association limit");
+            tracing::warn!(
+                closed = self.flood,
+                "no longer far over the association limit"
+            );
             self.flood = 0;
         }
         // The configuration was checked in `new`.

@@ -2,13 +2,15 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use dicom_core::{DataElement, PrimitiveValue, VR, value::DataSetSequence};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use dicomwire_mio::{MioServer, MioServerOptions, ShutdownHandle};
+use dicomwire::session::{ClientError, ClientEvent, ScpConfig};
+use dicomwire_mio::{ClientId, EventLoop, MioServer, ShutdownHandle};
 
 /// A server running on a thread of this process; asked to shut down when dropped.
 pub struct Running {
@@ -18,8 +20,8 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn start(options: MioServerOptions) -> Self {
-        let server = MioServer::bind("127.0.0.1:0", options).expect("bind");
+    pub fn start(config: ScpConfig) -> Self {
+        let server = MioServer::bind("127.0.0.1:0", Arc::new(config)).expect("bind");
         let addr = server.local_addr();
         let stop = server.shutdown_handle();
         let thread = Some(thread::spawn(move || server.run()));
@@ -84,14 +86,14 @@ pub fn worklist_record(n: usize) -> InMemDicomObject {
 /// What one client association of an `EventLoop` gave, in order.
 #[derive(Debug, Default)]
 pub struct Log {
-    pub events: Vec<dicomwire_mio::ClientEventKind>,
+    pub events: Vec<ClientEvent>,
 }
 
 impl Log {
     /// How it ended; panics when it has not.
-    pub fn closed(&self) -> &Result<(), dicomwire_mio::ClientError> {
+    pub fn closed(&self) -> &Result<(), ClientError> {
         match self.events.last() {
-            Some(dicomwire_mio::ClientEventKind::Closed(outcome)) => outcome,
+            Some(ClientEvent::Closed(outcome)) => outcome,
             other => panic!("not closed; last event {other:?}"),
         }
     }
@@ -101,11 +103,11 @@ impl Log {
 /// `on_event` first (it may call the loop) and then logging it per client. Panics after
 /// `limit`.
 pub fn drive_until_closed(
-    event_loop: &mut dicomwire_mio::EventLoop,
-    clients: &[dicomwire_mio::ClientId],
+    event_loop: &mut EventLoop,
+    clients: &[ClientId],
     limit: Duration,
-    mut on_event: impl FnMut(&mut dicomwire_mio::EventLoop, &dicomwire_mio::ClientEvent),
-) -> std::collections::HashMap<dicomwire_mio::ClientId, Log> {
+    mut on_event: impl FnMut(&mut EventLoop, ClientId, &ClientEvent),
+) -> std::collections::HashMap<ClientId, Log> {
     let deadline = Instant::now() + limit;
     let mut logs: std::collections::HashMap<_, Log> =
         clients.iter().map(|c| (*c, Log::default())).collect();
@@ -118,15 +120,12 @@ pub fn drive_until_closed(
         event_loop
             .turn(Some(Duration::from_millis(100)))
             .expect("turn");
-        while let Some(event) = event_loop.poll_event() {
-            on_event(event_loop, &event);
-            if matches!(event.kind, dicomwire_mio::ClientEventKind::Closed(_)) {
+        while let Some((client, event)) = event_loop.poll_event() {
+            on_event(event_loop, client, &event);
+            if matches!(event, ClientEvent::Closed(_)) {
                 open -= 1;
             }
-            logs.entry(event.client)
-                .or_default()
-                .events
-                .push(event.kind);
+            logs.entry(client).or_default().events.push(event);
         }
     }
     logs

@@ -1,0 +1,211 @@
+//! One session ([`Session`]: a server's or a client's) and its sockets, driven from one
+//! thread: the same loop for both roles.
+//!
+//! While the session has one link its socket is read on the session's thread, with the
+//! session's next deadline as the read timeout. Once it has more (a C-MOVE
+//! sub-association), a reader thread per socket turns blocking reads into messages on a
+//! bounded channel, so the thread waits on one channel for input from any socket or for
+//! the deadline; the bounded channel keeps TCP backpressure.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dicomwire::session::{LinkId, Session};
+use dicomwire::ul::ReadBuffers;
+
+use crate::wire::{self, MAX_BLOCK, WRITE_BATCH, Wire};
+
+/// Reads a reader thread may queue, each at most 256 KiB: a connection holds at most
+/// about 4 MiB of input its session has not taken.
+const READS_QUEUED: usize = 16;
+
+/// A reader thread's report: bytes read on a link, or (`None`) its end.
+type Input = (LinkId, Option<Bytes>);
+
+/// A session, its sockets, and how its input arrives.
+pub(crate) struct Driver<S> {
+    pub(crate) session: S,
+    sockets: HashMap<LinkId, (Arc<TcpStream>, Wire)>,
+    /// The reader threads' channel, once there is more than one link.
+    channel: Option<(SyncSender<Input>, Receiver<Input>)>,
+    /// For reads on this thread (lent to the session when large).
+    buffers: ReadBuffers,
+}
+
+impl<S: Session> Driver<S> {
+    /// A driver of `session`, whose main link is `stream`.
+    pub(crate) fn new(session: S, stream: TcpStream) -> Self {
+        let _ = stream.set_nodelay(true);
+        let main = (Arc::new(stream), Wire::default());
+        let sockets = HashMap::from([(LinkId::MAIN, main)]);
+        Self {
+            session,
+            sockets,
+            channel: None,
+            buffers: ReadBuffers::new(1024 * 1024),
+        }
+    }
+
+    /// Starts a reader thread for `link`'s socket, and one for each socket before it
+    /// when this is the first.
+    fn start_readers(&mut self, link: LinkId) {
+        if self.channel.is_none() {
+            self.channel = Some(sync_channel(READS_QUEUED));
+            for link in self.sockets.keys().copied().collect::<Vec<_>>() {
+                self.start_readers(link);
+            }
+        }
+        let (Some((tx, _)), Some((stream, _))) = (&self.channel, self.sockets.get(&link)) else {
+            return;
+        };
+        let (stream, tx) = (Arc::clone(stream), tx.clone());
+        let _ = thread::Builder::new()
+            .name(format!("read {link}"))
+            .spawn(move || {
+                let mut buffers = ReadBuffers::new(256 * 1024);
+                loop {
+                    let data = wire::read(&stream, &mut buffers).ok().flatten();
+                    let end = data.is_none();
+                    if tx.send((link, data)).is_err() || end {
+                        return;
+                    }
+                }
+            });
+    }
+
+    /// Offers what was read on `link` (`Some`: after what the session refused earlier
+    /// there; `None`: only that), or the end of its stream.
+    fn input(&mut self, link: LinkId, read: Option<Option<Bytes>>) -> bool {
+        let (now, session) = (Instant::now(), &mut self.session);
+        match (self.sockets.get_mut(&link), read) {
+            (Some(_), Some(None)) => {
+                session.handle_transport_closed(now, link);
+                true
+            }
+            (Some((_, wire)), read) if read.is_some() || session.wants_read(link) => wire
+                .offer(read.flatten(), |b| {
+                    session.handle_input(now, link, b).unwrap_or(b.len())
+                }),
+            _ => false,
+        }
+    }
+
+    /// Sends, connects, closes and re-offers refused input as the session asks, until
+    /// nothing moves or bytes wait that the peer does not take (writes block until the
+    /// session's next deadline at most).
+    pub(crate) fn drain(&mut self) {
+        loop {
+            let now = Instant::now();
+            for link in self.session.links() {
+                let Some((stream, wire)) = self.sockets.get_mut(&link) else {
+                    continue;
+                };
+                while wire.out.len() < WRITE_BATCH
+                    && self
+                        .session
+                        .poll_transmit(now, link, &mut wire.out)
+                        .is_some()
+                {}
+                if wire.write(stream, self.session.poll_timeout()).is_err() {
+                    wire.out.clear();
+                    self.session.handle_transport_closed(now, link);
+                }
+            }
+            let mut moved = false;
+            while let Some(connect) = self.session.poll_connect() {
+                moved = true;
+                let until = self.session.poll_timeout().unwrap_or(now + MAX_BLOCK);
+                match wire::connect(connect.destination.to_string(), until) {
+                    Ok(stream) => {
+                        self.sockets
+                            .insert(connect.link, (Arc::new(stream), Wire::default()));
+                        self.start_readers(connect.link);
+                        let _ = self
+                            .session
+                            .handle_transport_connected(Instant::now(), connect.link);
+                    }
+                    Err(e) => {
+                        let now = Instant::now();
+                        self.session
+                            .handle_transport_connect_failed(now, connect.link, e);
+                    }
+                }
+            }
+            while let Some(link) = self.session.poll_close() {
+                moved = true;
+                if let Some((stream, mut wire)) = self.sockets.remove(&link) {
+                    // What the session gave before asking to close (an A-ABORT, say).
+                    let _ = wire.write(&stream, Some(now + MAX_BLOCK));
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            }
+            for link in self.sockets.keys().copied().collect::<Vec<_>>() {
+                moved |= self.input(link, None);
+            }
+            if !moved || self.unsent() {
+                return;
+            }
+        }
+    }
+
+    fn unsent(&self) -> bool {
+        self.sockets.values().any(|(_, w)| !w.out.is_empty())
+    }
+
+    /// Waits for input on any socket until the session's next deadline (at most
+    /// [`MAX_BLOCK`], and not at all while bytes wait to be sent), offers it, and fires
+    /// the timers due.
+    pub(crate) fn wait(&mut self) {
+        let now = Instant::now();
+        let deadline = self.session.poll_timeout();
+        let left = deadline.map_or(MAX_BLOCK, |d| {
+            d.saturating_duration_since(now).min(MAX_BLOCK)
+        });
+        if !left.is_zero() && !self.unsent() {
+            let input = match &self.channel {
+                Some((_, rx)) => match rx.recv_timeout(left) {
+                    Ok(input) => Some(input),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => Some((LinkId::MAIN, None)),
+                },
+                None => self.read_main(left),
+            };
+            if let Some((link, data)) = input {
+                self.input(link, Some(data));
+            }
+        }
+        let now = Instant::now();
+        if self.session.poll_timeout().is_some_and(|d| d <= now) {
+            self.session.handle_timeout(now);
+        }
+    }
+
+    /// Reads the main link on this thread, for at most `left`.
+    fn read_main(&mut self, left: Duration) -> Option<Input> {
+        let (stream, wire) = self.sockets.get(&LinkId::MAIN)?;
+        if !wire.pending.is_empty() || !self.session.wants_read(LinkId::MAIN) {
+            // Refused input waits; it is offered again by `drain`.
+            thread::sleep(left.min(Duration::from_millis(1)));
+            return None;
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match wire::read(stream, &mut self.buffers) {
+            Ok(data) => Some((LinkId::MAIN, data)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(_) => Some((LinkId::MAIN, None)),
+        }
+    }
+}
