@@ -175,6 +175,10 @@ struct ServeArgs {
     /// received); also the most a PDU may take to arrive once started. 0: never.
     #[arg(long, default_value_t = 60)]
     idle_timeout: u64,
+    /// On SIGTERM or SIGINT, how long operations under way may take to finish before
+    /// their associations are aborted (a second signal stops at once).
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace: u64,
     /// The largest P-DATA-TF we accept (announced to peers).
     #[arg(long, default_value_t = dicomwire::pdu::DEFAULT_MAX_PDU_LENGTH)]
     max_pdu: u32,
@@ -457,7 +461,46 @@ fn raise_open_file_limit() -> Option<u64> {
     limit.current
 }
 
+/// Refuses settings `serve` cannot work with, each with a line that names it.
+fn check_serve_args(args: &ServeArgs) -> Result<(), String> {
+    if args.artim_timeout == 0 {
+        return Err("--artim-timeout 0: ARTIM must be at least 1 s (0 would close every connection at once)".into());
+    }
+    if args.max_associations == 0 {
+        return Err("--max-associations 0: at least one association must be allowed".into());
+    }
+    if args.max_pdu < dicomwire::pdu::MIN_MAX_PDU_LENGTH {
+        return Err(format!(
+            "--max-pdu {}: the smallest maximum PDU length is {} bytes",
+            args.max_pdu,
+            dicomwire::pdu::MIN_MAX_PDU_LENGTH
+        ));
+    }
+    for (flag, dir) in [
+        ("--worklist", &args.worklist),
+        ("--hanging-protocols", &args.hanging_protocols),
+    ] {
+        if let Some(dir) = dir {
+            std::fs::read_dir(dir)
+                .map_err(|e| format!("{flag} {}: cannot read the folder: {e}", dir.display()))?;
+        }
+    }
+    if let Some(dir) = &args.store {
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!("--store {}: not a folder", dir.display()));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("--store {}: cannot create the folder: {e}", dir.display()))?;
+        let probe = dir.join(format!(".dicomwire-write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| format!("--store {}: cannot write there: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    check_serve_args(&args)?;
     let our_ae = ae(&args.ae_title, "our")?;
     match raise_open_file_limit() {
         Some(files) => tracing::info!(files, "open-file limit"),
@@ -477,9 +520,6 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     for spec in &args.move_destinations {
         let (ae_title, dest) = parse_destination(spec)?;
         destinations.insert(&ae_title, dest);
-    }
-    if let Some(dir) = &args.store {
-        std::fs::create_dir_all(dir).map_err(|e| format!("--store {}: {e}", dir.display()))?;
     }
     let ts = uids::uncompressed_transfer_syntaxes();
     let mut syntaxes = vec![
@@ -532,6 +572,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let scp_config = Arc::new(ScpConfig {
         association: config,
         max_associations: args.max_associations,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
         ..ScpConfig::new(Arc::new(policy), Arc::new(handlers))
     });
     // Every transport serves the same configuration; they differ in how they run.
@@ -564,10 +605,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         }
     };
 
-    // SIGINT / SIGTERM: stop accepting, finish or abort what is open.
+    // SIGINT / SIGTERM: stop accepting, finish or abort what is open. A second one exits
+    // at once (the conditional handler runs first, and sees the flag the first set).
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| format!("signal handler: {e}"))?;
     }
     let (worklist_count, hp_count) = (worklist.len(), hanging.len());

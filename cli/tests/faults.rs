@@ -71,9 +71,6 @@ impl Wire {
 
     /// Connects and asks to associate; the first event that is not the establishment.
     fn try_associate(port: u16, contexts: &[&dicomwire::pdu::Uid]) -> Result<Self, Event> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
         let mut request = AssociationRequest::new(
             AeTitle::new("FAULTS").expect("AE"),
             AeTitle::new("DICOMWIRE").expect("AE"),
@@ -84,6 +81,14 @@ impl Wire {
                 uids::uncompressed_transfer_syntaxes(),
             ));
         }
+        Self::associate_with(port, request)
+    }
+
+    /// Connects and proposes `request`; the first event that is not the establishment.
+    fn associate_with(port: u16, request: AssociationRequest) -> Result<Self, Event> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
         let now = Instant::now();
         let mut assoc =
             Association::requestor(now, AssociationConfig::default(), request).expect("request");
@@ -150,6 +155,14 @@ impl Wire {
             .find(|c| &c.abstract_syntax == sop_class)
             .map(|c| c.id)
             .unwrap_or_else(|| panic!("{sop_class} not accepted"))
+    }
+
+    /// The transfer syntax accepted for `context`.
+    fn transfer_syntax(&self, context: PresentationContextId) -> dicomwire::pdu::Uid {
+        let n = self.assoc.negotiated().expect("established");
+        n.accepted_context(context)
+            .and_then(|c| c.transfer_syntax.clone())
+            .expect("a transfer syntax")
     }
 
     /// A C-STORE-RQ with `data` on `context` (whatever its SOP class); its status.
@@ -427,6 +440,241 @@ fn a_trickled_pdu_is_aborted() {
             started.elapsed() < Duration::from_secs(3),
             "{transport}: aborted only after {:?}",
             started.elapsed()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shutdown
+
+/// Sends `signal` (`TERM`, `INT`) to `pid` with kill(1).
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Waits for `server` to exit, at most `limit`; its exit status and how long it took.
+fn wait_exit(server: &mut Peer, limit: Duration) -> (std::process::ExitStatus, Duration) {
+    let started = Instant::now();
+    let until = deadline(limit);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            return (status, started.elapsed());
+        }
+        assert!(
+            Instant::now() < until,
+            "serve still runs {limit:?} after the signal\n{}",
+            server.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether a TCP connection to 127.0.0.1:`port` is refused within a second.
+fn refused_soon(port: u16) -> bool {
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn sigterm_refuses_new_clients_releases_the_idle_and_exits_zero() {
+    start_budget(TEST_BUDGET);
+    for transport in TRANSPORTS {
+        let (mut server, port) = serve_on(transport, &["--shutdown-grace", "5"]);
+        let mut idle = Wire::associate(port, &[&uids::VERIFICATION]);
+        signal(server.child.id(), "TERM");
+        assert!(
+            refused_soon(port),
+            "{transport}: new clients are not refused"
+        );
+        // The idle association is released by the server.
+        match idle.next_event() {
+            Event::ReleaseRequested { .. } => {
+                idle.assoc.release_response(Instant::now()).expect("RP")
+            }
+            other => panic!("{transport}: the idle peer saw {other:?}"),
+        }
+        idle.flush();
+        let (status, took) = wait_exit(&mut server, Duration::from_secs(5));
+        assert!(
+            status.success(),
+            "{transport}: exit {status}\n{}",
+            server.logs()
+        );
+        assert!(
+            took < Duration::from_secs(3),
+            "{transport}: exit after {took:?}"
+        );
+    }
+}
+
+/// A C-GET of one large instance from a peer that reads nothing of the answer: the
+/// server's writes stall (the grace period, or a second signal, must still end it).
+fn stalled_get(port: u16, uid: &str) -> Wire {
+    let request = dicomwire::service::scu::association_request(
+        AeTitle::new("FAULTS").expect("AE"),
+        AeTitle::new("DICOMWIRE").expect("AE"),
+        &[dicomwire::service::scu::ScuService::HangingProtocolGet],
+    );
+    let mut wire = Wire::associate_with(port, request).expect("associated");
+    let context = wire.context(&uids::HANGING_PROTOCOL_GET);
+    let mut identifier = dicom_object::InMemDicomObject::new_empty();
+    identifier.put(dicom_core::DataElement::new(
+        dicom_dictionary_std::tags::SOP_INSTANCE_UID,
+        dicom_core::VR::UI,
+        dicom_core::PrimitiveValue::from(uid),
+    ));
+    let ts = wire.transfer_syntax(context);
+    let data = dicomwire::service::dataset::encode(&identifier, ts.as_str()).expect("identifier");
+    let rq = Message::CGetRq(dicomwire::dimse::CGetRq {
+        message_id: 0,
+        affected_sop_class_uid: uids::HANGING_PROTOCOL_GET.to_string(),
+        priority: Priority::Medium,
+    });
+    wire.assoc
+        .send_request(Instant::now(), context, rq, Some(data))
+        .expect("C-GET-RQ");
+    wire.flush();
+    wire
+}
+
+/// A folder with one 64 MiB hanging protocol; its SOP Instance UID.
+fn large_protocol() -> (tempfile::TempDir, String) {
+    let dir = temp_dir();
+    let (uid, file) = padded_protocols(&[64 * MIB]).pop().expect("one");
+    std::fs::write(
+        dir.path()
+            .join(dicomwire_cli::files::instance_file_name(&uid)),
+        file,
+    )
+    .expect("write");
+    (dir, uid)
+}
+
+#[test]
+fn sigterm_with_a_peer_that_does_not_read_ends_after_the_grace_period() {
+    start_budget(TEST_BUDGET);
+    let (dir, uid) = large_protocol();
+    let served = dir.path().to_str().expect("UTF-8").to_owned();
+    for transport in TRANSPORTS {
+        let args = ["--hanging-protocols", &served, "--shutdown-grace", "2"];
+        let (mut server, port) = serve_on(transport, &args);
+        let _stalled = stalled_get(port, &uid);
+        std::thread::sleep(Duration::from_millis(500));
+        signal(server.child.id(), "TERM");
+        assert!(
+            refused_soon(port),
+            "{transport}: new clients are not refused"
+        );
+        let (status, took) = wait_exit(&mut server, Duration::from_secs(10));
+        assert!(
+            status.success(),
+            "{transport}: exit {status}\n{}",
+            server.logs()
+        );
+        assert!(
+            took < Duration::from_secs(5),
+            "{transport}: exit {took:?} after the signal, grace 2 s"
+        );
+    }
+}
+
+#[test]
+fn a_second_signal_stops_at_once() {
+    start_budget(TEST_BUDGET);
+    let (dir, uid) = large_protocol();
+    let served = dir.path().to_str().expect("UTF-8").to_owned();
+    for transport in TRANSPORTS {
+        let args = ["--hanging-protocols", &served, "--shutdown-grace", "30"];
+        let (mut server, port) = serve_on(transport, &args);
+        let _stalled = stalled_get(port, &uid);
+        std::thread::sleep(Duration::from_millis(500));
+        signal(server.child.id(), "TERM");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            server.child.try_wait().expect("wait").is_none(),
+            "{transport}: the grace period"
+        );
+        signal(server.child.id(), "INT");
+        let (_, took) = wait_exit(&mut server, Duration::from_secs(5));
+        assert!(
+            took < Duration::from_secs(1),
+            "{transport}: exit {took:?} after the second signal"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Operators
+
+#[test]
+fn operator_faults_are_one_clear_line_and_a_non_zero_exit() {
+    start_budget(TEST_BUDGET);
+    let file = tempfile::NamedTempFile::new().expect("a file");
+    let file = file.path().to_str().expect("UTF-8").to_owned();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = taken.local_addr().expect("addr").to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["serve", "--artim-timeout", "0"], "--artim-timeout"),
+        (
+            vec!["serve", "--max-associations", "0"],
+            "--max-associations",
+        ),
+        (vec!["serve", "--max-pdu", "3"], "--max-pdu"),
+        (
+            vec!["serve", "--worklist", "/nonexistent/worklist"],
+            "--worklist /nonexistent/worklist",
+        ),
+        (
+            vec!["serve", "--hanging-protocols", "/nonexistent/hp"],
+            "--hanging-protocols /nonexistent/hp",
+        ),
+        (vec!["serve", "--store", &file], "not a folder"),
+        (vec!["serve", "--bind", &taken], "Address already in use"),
+        (
+            vec!["serve", "--bind", "999.1.1.1:5"],
+            "cannot listen on 999.1.1.1:5",
+        ),
+        (
+            vec!["serve", "--move-destination", "NOPORT"],
+            "expected AE=HOST:PORT",
+        ),
+        (
+            vec!["serve", "--move-destination", "AE=host:http"],
+            "is not a port",
+        ),
+        (
+            vec!["find", "worklist", "127.0.0.1:9", "-k", "(zzzz,0010)=X"],
+            "(zzzz,0010)",
+        ),
+        (
+            vec!["find", "worklist", "127.0.0.1:9", "-k", "NoSuchKeyword=X"],
+            "NoSuchKeyword",
+        ),
+    ];
+    for (args, says) in cases {
+        let outcome = run(&format!("dicomwire {args:?}"), &mut dicomwire(&args));
+        assert!(!outcome.status.success(), "{args:?} succeeded");
+        let lines: Vec<&str> = outcome
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line, not {lines:?}");
+        assert!(
+            lines[0].contains(says),
+            "{args:?}: {:?} does not say {says:?}",
+            lines[0]
         );
     }
 }

@@ -1133,45 +1133,6 @@ fn dicomwire_move_to_pynetdicom() {
 // ---------------------------------------------------------------------------------------
 // dicomwire against dicomwire: large instances through the files of both ends
 
-/// Hanging protocols padded with a private OB element to about `size` bytes of data set
-/// each, the padding a pattern that differs by instance and by offset, so that a lost,
-/// repeated or reordered fragment shows.
-fn padded_protocols(sizes: &[usize]) -> Vec<(String, Vec<u8>)> {
-    use dicom_core::{DataElement, PrimitiveValue, VR};
-    let samples = sample::hanging_protocols();
-    let explicit = uids::EXPLICIT_VR_LITTLE_ENDIAN;
-    let ts = explicit.as_str();
-    sizes
-        .iter()
-        .enumerate()
-        .map(|(n, &size)| {
-            let mut object = samples[n % samples.len()].object.clone();
-            let uid = sample::uid_for(&format!("interop/large/{n}"));
-            object.put(DataElement::new(
-                tags::SOP_INSTANCE_UID,
-                VR::UI,
-                PrimitiveValue::from(uid.as_str()),
-            ));
-            object.put(DataElement::new(
-                Tag(0x0009, 0x0010),
-                VR::LO,
-                PrimitiveValue::from("DICOMWIRE TEST"),
-            ));
-            let pattern: Vec<u8> = (0..size)
-                .map(|i| ((i.wrapping_mul(31) ^ (i >> 13) ^ n) & 0xFF).to_le_bytes()[0])
-                .collect();
-            object.put(DataElement::new(
-                Tag(0x0009, 0x1001),
-                VR::OB,
-                PrimitiveValue::U8(pattern.into()),
-            ));
-            let data = dataset::encode(&object, ts).expect("encode a padded protocol");
-            let file = files::part10(uids::HANGING_PROTOCOL_STORAGE.as_str(), &uid, ts, &data);
-            (uid, file)
-        })
-        .collect()
-}
-
 /// The files `dir` holds, by name; fails on a leftover temporary file.
 fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)

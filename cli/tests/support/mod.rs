@@ -255,3 +255,45 @@ pub fn dicomwire(args: &[&str]) -> Command {
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
 }
+
+/// Hanging protocols padded with a private OB element to about `size` bytes of data set
+/// each, the padding a pattern that differs by instance and by offset, so that a lost,
+/// repeated or reordered fragment shows.
+pub fn padded_protocols(sizes: &[usize]) -> Vec<(String, Vec<u8>)> {
+    use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+    use dicom_dictionary_std::tags;
+    use dicomwire::service::{dataset, uids};
+    use dicomwire_cli::{files, sample};
+    let samples = sample::hanging_protocols();
+    let explicit = uids::EXPLICIT_VR_LITTLE_ENDIAN;
+    let ts = explicit.as_str();
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(n, &size)| {
+            let mut object = samples[n % samples.len()].object.clone();
+            let uid = sample::uid_for(&format!("interop/large/{n}"));
+            object.put(DataElement::new(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                PrimitiveValue::from(uid.as_str()),
+            ));
+            object.put(DataElement::new(
+                Tag(0x0009, 0x0010),
+                VR::LO,
+                PrimitiveValue::from("DICOMWIRE TEST"),
+            ));
+            let pattern: Vec<u8> = (0..size)
+                .map(|i| ((i.wrapping_mul(31) ^ (i >> 13) ^ n) & 0xFF).to_le_bytes()[0])
+                .collect();
+            object.put(DataElement::new(
+                Tag(0x0009, 0x1001),
+                VR::OB,
+                PrimitiveValue::U8(pattern.into()),
+            ));
+            let data = dataset::encode(&object, ts).expect("encode a padded protocol");
+            let file = files::part10(uids::HANGING_PROTOCOL_STORAGE.as_str(), &uid, ts, &data);
+            (uid, file)
+        })
+        .collect()
+}
