@@ -826,7 +826,11 @@ fn acceptor_setup(
     ac: Option<&AssociateAc>,
 ) -> (AssociationConfig, AcceptorPolicy) {
     let mut config = AssociationConfig::default();
-    let mut policy = AcceptorPolicy::default();
+    // The recorded server's answer is replayed as it was, even an AC that accepted nothing.
+    let mut policy = AcceptorPolicy {
+        accept_with_no_context: true,
+        ..AcceptorPolicy::default()
+    };
     let Some(ac) = ac else {
         return (config, policy);
     };

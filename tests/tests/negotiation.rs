@@ -62,7 +62,9 @@ fn sent_ac(pair: &Pair) -> AssociateAc {
 }
 
 /// Runs a pair to establishment (whole PDUs) and returns it.
-fn established(request: AssociationRequest, policy: AcceptorPolicy) -> Pair {
+fn established(request: AssociationRequest, mut policy: AcceptorPolicy) -> Pair {
+    // These scenarios look at the AC, even one that accepts nothing.
+    policy.accept_with_no_context = true;
     let mut pair = Pair::new(Chunking::Whole, ul_config(), request, policy);
     pair.drive();
     assert_eq!(
@@ -954,6 +956,58 @@ fn more_than_128_contexts_is_a_config_error() {
     let n = negotiated(&pair, Side::Requestor);
     assert_eq!(n.accepted().count(), 128);
     assert_eq!(n.contexts.last().unwrap().id, pc(255));
+}
+
+#[test]
+fn by_default_a_request_with_no_acceptable_context_is_rejected() {
+    let request = AssociationRequest::new(ae("SCU"), ae("SCP"))
+        .with_context(ProposedContext::new(
+            UNKNOWN_SOP_CLASS,
+            vec![IMPLICIT_VR_LE],
+        ))
+        .with_context(ProposedContext::new(MR_IMAGE_STORAGE, vec![EXPLICIT_VR_BE]));
+    let mut pair = Pair::new(Chunking::Whole, ul_config(), request, mixed_policy());
+    pair.drive();
+    assert_eq!(
+        pair.rejections(Side::Requestor)
+            .iter()
+            .map(|r| r.rj)
+            .collect::<Vec<_>>(),
+        [RejectReason::NoReasonGiven.to_pdu()],
+        "{}",
+        pair.dump()
+    );
+    assert_eq!(pair.state(Side::Requestor), State::Idle);
+}
+
+#[test]
+fn a_repeated_presentation_context_id_is_rejected() {
+    // A request for two contexts, the second renumbered to the first's ID 1.
+    let now = std::time::Instant::now();
+    let request = AssociationRequest::new(ae("SCU"), ae("SCP"))
+        .with_context(ProposedContext::new(VERIFICATION, vec![IMPLICIT_VR_LE]))
+        .with_context(ProposedContext::new(CT_IMAGE_STORAGE, vec![IMPLICIT_VR_LE]));
+    let mut scu = dicomwire::ul::Association::requestor(now, ul_config(), request).expect("rq");
+    scu.handle_transport_connected(now).expect("connect");
+    let mut rq = Vec::new();
+    while scu.poll_transmit(now, &mut rq).is_some() {}
+    let second = rq
+        .windows(5)
+        .position(|w| w[0] == 0x20 && w[4] == 3)
+        .expect("the second presentation context item");
+    rq[second + 4] = 1;
+    let mut scp = dicomwire::ul::Association::acceptor(now, ul_config(), mixed_policy().into());
+    scp.handle_input(now, &rq).expect("input");
+    let events: Vec<String> = std::iter::from_fn(|| scp.poll_event())
+        .map(|e| format!("{e:?}"))
+        .collect();
+    assert!(
+        events.iter().any(|e| e.starts_with("Rejected")),
+        "{events:?}"
+    );
+    let mut rj = Vec::new();
+    while scp.poll_transmit(now, &mut rj).is_some() {}
+    assert_eq!(rj[0], 0x03, "an A-ASSOCIATE-RJ");
 }
 
 #[test]

@@ -322,6 +322,7 @@ fn no_accepted_context_still_establishes() {
     let pair = for_all_chunkings(|chunking| {
         let mut policy = echo_policy();
         policy.abstract_syntaxes.clear();
+        policy.accept_with_no_context = true;
         let mut pair = Pair::new(chunking, ul_config(), echo_request(), policy);
         pair.drive();
         pair.release(Side::Requestor).unwrap();
@@ -345,6 +346,7 @@ fn no_accepted_context_still_establishes() {
 fn pdata_on_a_rejected_context_is_api_misuse() {
     let mut policy = echo_policy();
     policy.abstract_syntaxes.clear();
+    policy.accept_with_no_context = true;
     let mut pair = Pair::new(Chunking::Whole, ul_config(), echo_request(), policy);
     pair.drive();
     let before = pair.log(Side::Requestor).len();

@@ -619,6 +619,8 @@ fn no_accepted_context_is_reported() {
             uids::VERIFICATION,
             uids::uncompressed_transfer_syntaxes(),
         )],
+        // The client's side of an AC that accepts nothing (by default: an RJ).
+        accept_with_no_context: true,
         ..AcceptorPolicy::default()
     });
     let addr = event_loop

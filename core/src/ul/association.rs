@@ -1428,7 +1428,15 @@ impl Association {
                     return State::AwaitingTransportClose;
                 };
                 let policy = self.policy.clone().unwrap_or_default();
-                return match provider_check(&rq, &policy) {
+                let negotiation = provider_check(&rq, &policy).and_then(|()| {
+                    let (ac, negotiated) = negotiate_as_acceptor(&rq, &policy, &self.config);
+                    if negotiated.accepted().next().is_none() && !policy.accept_with_no_context {
+                        tracing::info!(rejected = %negotiated.rejected_summary(), "no proposed presentation context is acceptable");
+                        return Err(RejectReason::NoReasonGiven);
+                    }
+                    Ok((ac, negotiated))
+                });
+                return match negotiation {
                     Err(reason) => {
                         tracing::info!(calling = %rq.calling_ae_title, called = %rq.called_ae_title, %reason, "association rejected");
                         self.queue(&Pdu::AssociateRj(reason.to_pdu()));
@@ -1439,8 +1447,7 @@ impl Association {
                         self.arm(now, Timer::Artim);
                         State::AwaitingTransportClose
                     }
-                    Ok(()) => {
-                        let (ac, negotiated) = negotiate_as_acceptor(&rq, &policy, &self.config);
+                    Ok((ac, negotiated)) => {
                         let proposal = Box::new(negotiated.clone());
                         self.pending_accept = Some((Box::new(ac), Box::new(negotiated)));
                         self.events

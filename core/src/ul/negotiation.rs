@@ -287,6 +287,11 @@ pub struct AcceptorPolicy {
     /// The asynchronous operations window we can handle; our reply never exceeds the
     /// proposal. `None` replies nothing, which means 1 and 1.
     pub async_operations_window: Option<AsyncOperationsWindow>,
+    /// Answer an A-ASSOCIATE-AC even when no proposed presentation context is acceptable
+    /// (every context rejected). By default such a request gets an A-ASSOCIATE-RJ
+    /// (permanent, service-user, no-reason-given), which every client understands; some
+    /// send on a rejected context after an AC and hang.
+    pub accept_with_no_context: bool,
 }
 
 /// An abstract syntax an acceptor supports.
@@ -550,6 +555,19 @@ pub(crate) fn provider_check(
         && !policy.calling_ae_titles.contains(&rq.calling_ae_title)
     {
         return Err(RejectReason::CallingAeTitleNotRecognized);
+    }
+    // Presentation context IDs are unique in a request (PS3.8 9.3.2.2): a repeated one
+    // leaves the answer ambiguous.
+    let mut seen = [false; 256];
+    for pc in &rq.presentation_contexts {
+        let id = usize::from(pc.id.get());
+        if std::mem::replace(&mut seen[id], true) {
+            tracing::warn!(
+                id,
+                "presentation context ID proposed more than once; rejecting"
+            );
+            return Err(RejectReason::NoReasonGiven);
+        }
     }
     Ok(())
 }
