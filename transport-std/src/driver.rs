@@ -64,6 +64,8 @@ impl<S: Session> Driver<S> {
         let (Some((tx, _)), Some((stream, _))) = (&self.channel, self.sockets.get(&link)) else {
             return;
         };
+        // Reads on this thread left a timeout on the socket; a reader blocks for good.
+        let _ = stream.set_read_timeout(None);
         let (stream, tx) = (Arc::clone(stream), tx.clone());
         let _ = thread::Builder::new()
             .name(format!("read {link}"))
