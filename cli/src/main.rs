@@ -17,9 +17,9 @@ use dicomwire::service::{
     Destination, Handlers, InMemoryHangingProtocols, InMemoryWorklist, StaticDestinations,
     StoreHandler, StoreRequest, StoreSink, StoreStart, uids,
 };
+use dicomwire::session::{ClientError, RetrieveOutcome, ScpConfig};
 use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
 use dicomwire_cli::{files, json, keys, sample};
-use dicomwire::session::{ClientError, RetrieveOutcome, ScpConfig};
 use dicomwire_mio::MioServer;
 use dicomwire_std::{Client, Server};
 
@@ -137,6 +137,9 @@ enum TransportKind {
     Mio,
     /// One thread per association.
     Std,
+    /// One tokio task per association, on a multi-thread runtime (handlers run in
+    /// `block_in_place`).
+    Tokio,
 }
 
 #[derive(clap::Args, Debug)]
@@ -560,6 +563,21 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 server.local_addr(),
                 Box::new(move || handle.shutdown()),
                 Box::new(move || server.run()),
+            )
+        }
+        TransportKind::Tokio => {
+            let server = dicomwire_tokio::Server::bind(&args.bind, scp_config)
+                .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+            let handle = server.shutdown_handle();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("tokio")
+                .build()
+                .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+            (
+                server.local_addr(),
+                Box::new(move || handle.shutdown()),
+                Box::new(move || runtime.block_on(server.run())),
             )
         }
     };
