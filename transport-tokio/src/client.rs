@@ -1,28 +1,27 @@
 //! The SCU: one [`ScuSession`] over a `tokio::net::TcpStream`.
 
-use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
 
 use dicom_object::InMemDicomObject;
 use dicomwire::dimse::Status;
 use dicomwire::pdu::{AeTitle, Uid};
 use dicomwire::service::StoreHandler;
 use dicomwire::service::scu::FindProgress;
-use dicomwire::session::{ClientError, ClientEvent, Operation, RetrieveOutcome, ScuSession};
-use dicomwire::ul::{AssociationConfig, AssociationRequest, ReadBuffers};
+use dicomwire::session::{
+    ClientError, ClientEvent, LinkId, Operation, RetrieveOutcome, ScuSession,
+};
+use dicomwire::ul::{AssociationConfig, AssociationRequest};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
-use crate::wire::{READ_BUFFER, Wake, Wire, now, sleep, turn};
+use crate::wire::{Links, Wake, now, sleep, turn};
 
 /// A client association over TCP: each call submits an [`Operation`] to the session and
 /// drives it to its end.
 #[derive(Debug)]
 pub struct Client {
     session: ScuSession,
-    /// `None` once closed, or never opened.
-    wire: Option<Wire>,
-    buffers: ReadBuffers,
+    /// Its socket, none once closed (or never opened).
+    links: Links,
     /// Its `Closed` event was given.
     ended: bool,
 }
@@ -37,26 +36,19 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let mut session = ScuSession::new(now(), config, request)?;
         let until = session.poll_timeout().unwrap_or_else(now).into();
-        let wire = match tokio::time::timeout_at(until, TcpStream::connect(addr)).await {
+        let mut links = Links::new();
+        match tokio::time::timeout_at(until, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
+                links.add(LinkId::MAIN, stream);
                 session.handle_transport_connected(now());
-                Some(Wire::new(stream))
             }
-            Ok(Err(e)) => {
-                session.handle_transport_connect_failed(now(), e);
-                None
-            }
+            Ok(Err(e)) => session.handle_transport_connect_failed(now(), e),
             // The connect timer fires: `ClientError::ConnectTimeout`.
-            Err(_) => {
-                session.handle_timeout(now());
-                None
-            }
-        };
-        let buffers = ReadBuffers::new(READ_BUFFER);
+            Err(_) => session.handle_timeout(now()),
+        }
         let mut client = Self {
             session,
-            wire,
-            buffers,
+            links,
             ended: false,
         };
         // `Established`, or `Closed` with why.
@@ -83,14 +75,10 @@ impl Client {
                 Some(event) => return Ok(event),
                 None => {}
             }
-            if let Some(wire) = &mut self.wire {
-                wire.wants_read = self.session.wants_read();
-            }
-            let wire = self.wire.as_ref();
-            let ready = poll_fn(|cx| wire.map_or(Poll::Pending, |w| w.poll_ready(cx, 0)));
+            let session = &self.session;
             wake = Some(tokio::select! {
-                wake = ready => wake,
-                () = sleep(self.session.poll_timeout()) => Wake::Timeout,
+                wake = self.links.ready(|_| session.wants_read()) => wake,
+                () = sleep(session.poll_timeout()) => Wake::Timeout,
             });
         }
         Err(ClientError::Closed)
@@ -101,12 +89,11 @@ impl Client {
     fn turn(&mut self, wake: Option<Wake>) -> Option<ClientEvent> {
         let now = now();
         let session = &mut self.session;
-        match (wake, &mut self.wire) {
-            (Some(Wake::Timeout), _) => session.handle_timeout(now),
-            (Some(Wake::Read(_)), Some(wire)) => {
-                let take = |b: &_| session.handle_input(now, b).unwrap_or(b.len());
-                if wire.receive(Some(&mut self.buffers), take).is_err() {
-                    self.wire = None;
+        match wake {
+            Some(Wake::Timeout) => session.handle_timeout(now),
+            Some(Wake::Read(i)) => {
+                let take = |_, b: &_| session.handle_input(now, b).unwrap_or(b.len());
+                if self.links.read(i, take).is_some() {
                     session.handle_transport_closed(now);
                 }
             }
@@ -114,22 +101,23 @@ impl Client {
         }
         loop {
             let session = &mut self.session;
-            if let Some(wire) = &mut self.wire {
-                let failed = wire.send(|out| session.poll_transmit(now, out).is_some());
-                if failed.is_err() || (session.should_close_transport() && wire.out.is_empty()) {
-                    self.wire = None;
-                    session.handle_transport_closed(now);
-                }
+            let failed = !self
+                .links
+                .send(|_, out| session.poll_transmit(now, out).is_some())
+                .is_empty();
+            if failed || (session.should_close_transport() && self.links.is_flushed()) {
+                self.links.close(LinkId::MAIN);
+                session.handle_transport_closed(now);
             }
             if let Some(event) = session.poll_event() {
                 return Some(event);
             }
-            let wire = self.wire.as_mut().filter(|w| !w.pending.is_empty())?;
-            if !session.wants_read() {
-                return None;
-            }
-            let take = |b: &_| session.handle_input(now, b).unwrap_or(b.len());
-            if !wire.receive(None, take).unwrap_or(false) {
+            let take = |_, b: &_| {
+                session
+                    .wants_read()
+                    .then(|| session.handle_input(now, b).unwrap_or(b.len()))
+            };
+            if !self.links.reoffer(take) {
                 return None;
             }
         }

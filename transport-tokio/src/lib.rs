@@ -1,36 +1,28 @@
 //! `dicomwire-tokio`: a transport for dicomwire on [Tokio](https://tokio.rs), the Rust
-//! ecosystem's async runtime.
+//! ecosystem's async runtime. It moves bytes and time between `tokio::net` sockets and
+//! the core's sessions; every protocol decision is the session's.
 //!
-//! It moves bytes and time between `tokio::net` sockets and the core's sessions, and
-//! nothing else: every protocol decision (what to send, when to abort, whom to admit,
-//! every timer) is the session's.
-//!
-//! - [`Server`]: an SCP. One task per accepted connection owns its
-//!   [`ScpSession`](dicomwire::session::ScpSession) and its sockets (the connection and
-//!   the C-MOVE sub-associations the session opens, connected without holding up the
-//!   rest), and waits in one `tokio::select!` for any socket it reads, any socket with
-//!   bytes waiting to have room, a connect, the session's next deadline, or shutdown.
-//!   Writes never block: a peer that does not read holds neither the task nor the
-//!   session's timers. Shutdown closes the listener at once and waits for every task.
-//! - [`Client`]: an SCU over a [`ScuSession`](dicomwire::session::ScuSession): `async`
-//!   echo, find, get, move, release and abort, one operation at a time.
+//! - [`Server`]: an SCP, one task per accepted connection. The task owns its
+//!   [`ScpSession`](dicomwire::session::ScpSession) and its sockets (the C-MOVE
+//!   sub-associations' too, connected without holding the rest up) and waits in one
+//!   `tokio::select!` for its sockets, its connects, the session's next deadline and
+//!   shutdown. Writes never block, so a peer that does not read holds neither the task
+//!   nor the session's timers.
+//! - [`Client`]: an SCU over a [`ScuSession`](dicomwire::session::ScuSession).
 //!
 //! **One clock.** Every `now` a session is given is `tokio::time::Instant::now()`, and
-//! every wait sleeps on that clock, so a paused or auto-advanced clock (in tests) runs the
-//! sessions' timers in virtual time instead of spinning.
+//! every wait sleeps on that clock: on a paused or auto-advanced clock (in tests) the
+//! sessions' timers run in virtual time instead of spinning.
 //!
-//! # Slow handlers
-//!
-//! The [`Handlers`](dicomwire::service::Handlers) (and a C-GET's store handler) stay
-//! synchronous: the core calls them while it takes input, fires timers and makes output.
-//! On a multi-thread runtime every such session turn runs inside
-//! [`tokio::task::block_in_place`]: a handler that blocks (a database, slow storage)
-//! holds its own thread while the worker's other tasks move to another one, so handlers
-//! written for `dicomwire-std` work unchanged. The price: each turn hands the worker off
-//! (microseconds, not free for small PDUs), every blocked handler holds a thread (up to
-//! the runtime's blocking-thread limit, 512 by default), and on a current-thread runtime
-//! nothing can be moved off: there a slow handler stalls every association, so use fast
-//! handlers (the in-memory providers) or a multi-thread runtime.
+//! **Slow handlers.** The [`Handlers`](dicomwire::service::Handlers) (and a C-GET's
+//! store handler) stay synchronous. On a multi-thread runtime each session turn (taking
+//! input, firing timers, making output: where the core calls them) runs inside
+//! [`tokio::task::block_in_place`], so a handler that blocks holds its own thread while
+//! the worker's other tasks move on, and handlers written for `dicomwire-std` work
+//! unchanged. The price: every turn hands its worker off (microseconds), each blocked
+//! handler holds a thread (up to the runtime's blocking-thread limit, 512 by default),
+//! and a current-thread runtime cannot move anything off: there a slow handler stalls
+//! every association.
 //!
 //! A C-ECHO on loopback:
 //!

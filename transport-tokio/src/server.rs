@@ -1,19 +1,16 @@
 //! The SCP: an accept loop, and one task per connection driving its [`ScpSession`].
 
-use std::future::{pending, poll_fn};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::task::Poll;
 
 use dicomwire::session::{LinkId, ScpConfig, ScpServer, ScpSession};
-use dicomwire::ul::ReadBuffers;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::wire::{READ_BUFFER, Wake, Wire, now, sleep, turn};
+use crate::wire::{Links, Wake, now, sleep, turn};
 
 /// Asks a running [`Server`] to stop, from any thread; cheap to clone.
 #[derive(Debug, Clone)]
@@ -70,7 +67,7 @@ impl Server {
         let (mut stop, mut tasks) = (self.stop.subscribe(), JoinSet::new());
         loop {
             let accepted = tokio::select! {
-                () = asked(&mut stop) => break,
+                Ok(_) = stop.wait_for(|asked| *asked) => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
                 accepted = listener.accept() => accepted,
             };
@@ -78,12 +75,11 @@ impl Server {
                 // `None`: far over the limit, closed at once.
                 Ok((stream, peer)) => {
                     if let Some(session) = self.server.accept(now()) {
-                        let links = vec![(LinkId::MAIN, Wire::new(stream))];
-                        let buffers = ReadBuffers::new(READ_BUFFER);
+                        let mut links = Links::new();
+                        links.add(LinkId::MAIN, stream);
                         let conn = Conn {
                             session,
                             links,
-                            buffers,
                             connects: JoinSet::new(),
                         };
                         let span = tracing::info_span!("assoc", %peer);
@@ -94,7 +90,7 @@ impl Server {
                     let retry = self.server.accept_failed(now(), &e);
                     tokio::select! {
                         () = sleep(Some(retry)) => {}
-                        () = asked(&mut stop) => break,
+                        Ok(_) = stop.wait_for(|asked| *asked) => break,
                     }
                 }
             }
@@ -106,19 +102,10 @@ impl Server {
     }
 }
 
-/// Resolves once shutdown is asked (never when no handle is left to ask).
-async fn asked(stop: &mut watch::Receiver<bool>) {
-    if stop.wait_for(|asked| *asked).await.is_err() {
-        pending::<()>().await;
-    }
-}
-
-/// A connection's task: its session, a socket per open link (the main link first), and
-/// the connects in progress.
+/// A connection's task: its session, its sockets, and the connects in progress.
 struct Conn {
     session: ScpSession,
-    links: Vec<(LinkId, Wire)>,
-    buffers: ReadBuffers,
+    links: Links,
     connects: JoinSet<(LinkId, io::Result<TcpStream>)>,
 }
 
@@ -128,24 +115,14 @@ impl Conn {
     async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut stopping = false;
         while !self.session.is_finished() {
-            for (link, wire) in &mut self.links {
-                wire.wants_read = self.session.wants_read(*link);
-            }
-            let (links, connects) = (&self.links, &mut self.connects);
-            let ready = poll_fn(|cx| {
-                let mut ready = links
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (_, w))| w.poll_ready(cx, i));
-                ready.find(Poll::is_ready).unwrap_or(Poll::Pending)
-            });
+            let (session, connects) = (&self.session, &mut self.connects);
             let wake = tokio::select! {
-                wake = ready => wake,
+                wake = self.links.ready(|link| session.wants_read(link)) => wake,
                 Some(Ok((link, connected))) = connects.join_next(), if !connects.is_empty() => {
                     Wake::Connected(link, connected)
                 }
-                () = sleep(self.session.poll_timeout()) => Wake::Timeout,
-                () = asked(&mut stop), if !stopping => Wake::Shutdown,
+                () = sleep(session.poll_timeout()) => Wake::Timeout,
+                Ok(_) = stop.wait_for(|asked| *asked), if !stopping => Wake::Shutdown,
             };
             stopping |= matches!(wake, Wake::Shutdown);
             turn(|| self.turn(wake));
@@ -160,40 +137,33 @@ impl Conn {
         let session = &mut self.session;
         match wake {
             Wake::Read(i) => {
-                let (link, wire) = &mut self.links[i];
-                let take = |b: &_| session.handle_input(now, *link, b).unwrap_or(b.len());
-                if wire.receive(Some(&mut self.buffers), take).is_err() {
-                    session.handle_transport_closed(now, self.links.remove(i).0);
+                let take = |link, b: &_| session.handle_input(now, link, b).unwrap_or(b.len());
+                if let Some(closed) = self.links.read(i, take) {
+                    session.handle_transport_closed(now, closed);
                 }
             }
             Wake::Connected(link, Ok(stream)) => {
                 if session.handle_transport_connected(now, link).is_ok() {
-                    self.links.push((link, Wire::new(stream)));
+                    self.links.add(link, stream);
                 }
             }
             Wake::Connected(link, Err(e)) => {
-                session.handle_transport_connect_failed(now, link, &e.to_string())
+                session.handle_transport_connect_failed(now, link, &e.to_string());
             }
             Wake::Timeout => session.handle_timeout(now),
             Wake::Shutdown => session.shutdown(now),
             Wake::Write => {}
         }
         loop {
-            let (mut moved, mut i) = (false, 0);
-            while let Some((link, wire)) = self.links.get_mut(i) {
-                let session = &mut self.session;
-                if wire
-                    .send(|out| session.poll_transmit(now, *link, out).is_some())
-                    .is_ok()
-                {
-                    i += 1;
-                } else {
-                    moved = true;
-                    self.session
-                        .handle_transport_closed(now, self.links.remove(i).0);
-                }
+            let session = &mut self.session;
+            let failed = self
+                .links
+                .send(|link, out| session.poll_transmit(now, link, out).is_some());
+            let mut moved = !failed.is_empty();
+            for link in failed {
+                session.handle_transport_closed(now, link);
             }
-            while let Some(connect) = self.session.poll_connect() {
+            while let Some(connect) = session.poll_connect() {
                 moved = true;
                 // Bounded by the session's connect timer: on expiry it closes the link,
                 // and a connection that opens later is refused and dropped.
@@ -201,21 +171,18 @@ impl Conn {
                 self.connects
                     .spawn(async move { (link, TcpStream::connect(addr).await) });
             }
-            while let Some(link) = self.session.poll_close() {
+            while let Some(link) = session.poll_close() {
                 moved = true;
                 // What was taken for it went out in `send`, as far as the socket took it.
-                self.links.retain(|(l, _)| *l != link);
+                self.links.close(link);
             }
-            while let Some(event) = self.session.poll_event() {
+            while let Some(event) = session.poll_event() {
                 tracing::debug!(?event, "session event");
             }
-            let session = &mut self.session;
-            for (link, wire) in &mut self.links {
-                if !wire.pending.is_empty() && session.wants_read(*link) {
-                    let take = |b: &_| session.handle_input(now, *link, b).unwrap_or(b.len());
-                    moved |= wire.receive(None, take).unwrap_or(false);
-                }
-            }
+            moved |= self.links.reoffer(|link, b| {
+                let wanted = session.wants_read(link);
+                wanted.then(|| session.handle_input(now, link, b).unwrap_or(b.len()))
+            });
             if !moved {
                 return;
             }
