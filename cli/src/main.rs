@@ -137,6 +137,9 @@ enum TransportKind {
     Mio,
     /// One thread per association.
     Std,
+    /// One tokio task per association, on a multi-thread runtime (handlers run in
+    /// `block_in_place`).
+    Tokio,
 }
 
 #[derive(clap::Args, Debug)]
@@ -601,6 +604,21 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 server.local_addr(),
                 Box::new(move || handle.shutdown()),
                 Box::new(move || server.run()),
+            )
+        }
+        TransportKind::Tokio => {
+            let server = dicomwire_tokio::Server::bind(&args.bind, scp_config)
+                .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+            let handle = server.shutdown_handle();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("tokio")
+                .build()
+                .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+            (
+                server.local_addr(),
+                Box::new(move || handle.shutdown()),
+                Box::new(move || runtime.block_on(server.run())),
             )
         }
     };

@@ -21,7 +21,7 @@ use dicomwire::ul::{Association, AssociationConfig, AssociationRequest, Event, P
 use support::*;
 
 /// The transports `serve` offers; every fault runs against each.
-const TRANSPORTS: &[&str] = &["mio", "std"];
+const TRANSPORTS: &[&str] = &["mio", "std", "tokio"];
 
 const MIB: usize = 1024 * 1024;
 

@@ -159,8 +159,8 @@ impl Drop for Peer {
 }
 
 /// `dicomwire serve` on a port of its choosing, with `args`; returns the guard and the
-/// port it printed. `DICOMWIRE_SERVE_TRANSPORT` (`mio`, the default, or `std`) picks the
-/// transport, so the same suite runs against both.
+/// port it printed. `DICOMWIRE_SERVE_TRANSPORT` (`mio`, the default, `std` or `tokio`)
+/// picks the transport, so the same suite runs against each.
 pub fn serve(args: &[&str]) -> (Peer, u16) {
     let transport = std::env::var("DICOMWIRE_SERVE_TRANSPORT").unwrap_or_else(|_| "mio".into());
     serve_on(&transport, args)

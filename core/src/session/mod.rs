@@ -40,7 +40,16 @@
 //!   hands in a `now` before the deadline, and spins a core at 100%.
 //! - **When the core asks to close, close.** `poll_close` (or
 //!   [`ScuSession::should_close_transport`]) means the association is over on the wire:
-//!   write what was already taken, then close the socket; do not wait for the peer.
+//!   write what was already taken as far as the socket takes it now, then close; do not
+//!   wait for a peer that does not read (the session's send timer has already waited).
+//! - **Connects are bounded by the session.** A [`Connect`] carries no deadline: the
+//!   sub-association's connect timer is one of the session's (see
+//!   [`Timer::Connect`](crate::ul::Timer)); when it fires the session asks to close the
+//!   link, and a connection that opens later is dropped. A transport that blocks on
+//!   connect may use [`ScpSession::poll_timeout`] as its bound.
+//! - **Sessions are `Send`, not `Sync`** (the handlers' iterators and sinks are not): an
+//!   async transport copies what it needs out of a session (its deadline, which links
+//!   want input) before awaiting, so that its task stays `Send`.
 //!
 //! Reading into [`ReadBuffers`](crate::ul::ReadBuffers) and writing from a
 //! [`SendQueue`](crate::ul::SendQueue) keeps C-STORE data sets out of user-space copies:
