@@ -52,7 +52,7 @@
 //!   want input) before awaiting, so that its task stays `Send`.
 //!
 //! Reading into [`ReadBuffers`](crate::ul::ReadBuffers) and writing from a
-//! [`SendQueue`](crate::ul::SendQueue) keeps C-STORE data sets out of user-space copies:
+//! [`SendQueue`] keeps C-STORE data sets out of user-space copies:
 //! large reads are lent to the session, data set fragments are written from the user's
 //! memory.
 //!
