@@ -397,6 +397,7 @@ fn parse_destination(spec: &str) -> Result<(String, Destination), String> {
         Destination {
             host: host.to_owned(),
             port,
+            tls: false,
         },
     ))
 }

@@ -1609,5 +1609,6 @@ pub fn destination(host: &str, port: u16) -> Destination {
     Destination {
         host: host.to_owned(),
         port,
+        tls: false,
     }
 }

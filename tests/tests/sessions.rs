@@ -482,6 +482,7 @@ fn shutdown_aborts_what_is_left_after_the_grace_period() {
     let destination = Destination {
         host: "127.0.0.1".into(),
         port: DESTINATION_PORT,
+        tls: false,
     };
     let mut config = scp_config(0, 1, Some(destination));
     config.shutdown_grace = Duration::from_secs(5);
@@ -543,6 +544,7 @@ fn a_move_runs_over_a_sub_association_link() {
     let destination = Destination {
         host: "127.0.0.1".into(),
         port: DESTINATION_PORT,
+        tls: false,
     };
     let store = Arc::new(RecordingStore::new());
     let mut w = World::new(
@@ -575,6 +577,7 @@ fn a_move_to_an_unreachable_destination_fails_its_sub_operations() {
     let destination = Destination {
         host: "127.0.0.1".into(),
         port: DESTINATION_PORT,
+        tls: false,
     };
     let mut w = World::new(
         scp_config(0, 2, Some(destination)),

@@ -49,9 +49,11 @@
 mod config;
 mod failure;
 mod layer;
+mod secured;
 mod x509;
 
 pub use config::{ClientAuth, TlsClientConfig, TlsServerConfig, TlsVersion};
 pub use failure::{Origin, PemInput, TlsError, TlsFailure, WriteError};
 pub use layer::{DEFAULT_BUFFER_LIMIT, TlsLayer, TlsSummary};
+pub use secured::{Secured, ServerTls};
 pub use x509::PeerCertificate;

@@ -3,7 +3,8 @@
 
 use std::collections::VecDeque;
 
-use dicomwire::session::{ClientEvent, ScuSession};
+use dicomwire::session::{ClientEvent, ScuSession, Session};
+use dicomwire_tls::Secured;
 
 use crate::conn::Conn;
 
@@ -19,13 +20,13 @@ pub struct ClientId(pub(crate) u64);
 /// One client association of the loop.
 pub(crate) struct Client {
     pub(crate) id: ClientId,
-    pub(crate) conn: Conn<ScuSession>,
+    pub(crate) conn: Conn<Secured<ScuSession>>,
     /// Events given to the loop's queue and not yet taken.
     pub(crate) undelivered: usize,
 }
 
 impl Client {
-    pub(crate) fn new(id: ClientId, conn: Conn<ScuSession>) -> Self {
+    pub(crate) fn new(id: ClientId, conn: Conn<Secured<ScuSession>>) -> Self {
         Self {
             id,
             conn,
@@ -38,7 +39,7 @@ impl Client {
     pub(crate) fn take_events(
         id: ClientId,
         undelivered: &mut usize,
-        session: &mut ScuSession,
+        session: &mut Secured<ScuSession>,
         queue: &mut VecDeque<(ClientId, ClientEvent)>,
     ) -> bool {
         let mut moved = false;

@@ -197,7 +197,7 @@ impl<S: Session> Conn<S> {
         let no_address = || io::Error::new(io::ErrorKind::NotFound, "no address");
         let started = connect
             .destination
-            .to_string()
+            .address()
             .to_socket_addrs()
             .and_then(|mut addrs| addrs.next().ok_or_else(no_address))
             .and_then(|addr| Socket::connect(addr, ctx.registry, Slot::Sub(slot).token()));

@@ -13,6 +13,7 @@ use dicomwire::session::{
     ScuSession, Session,
 };
 use dicomwire::ul::{AssociationConfig, AssociationRequest, ReadBuffers};
+use dicomwire_tls::{Secured, ServerTls, TlsClientConfig};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Waker};
 use slab::Slab;
@@ -53,6 +54,7 @@ struct Listener {
     /// `None` once shutdown closed it.
     socket: Option<TcpListener>,
     server: ScpServer,
+    tls: ServerTls,
     /// After a failed `accept`, when to try again: readiness is edge-triggered, so
     /// connections already queued would otherwise wait for the next new one.
     retry_accept_at: Option<Instant>,
@@ -61,7 +63,7 @@ struct Listener {
 /// A session of the loop (a served one is boxed: an `ScpSession` is much larger).
 enum Entry {
     /// Accepted by a listener.
-    Served(Box<Conn<ScpSession>>),
+    Served(Box<Conn<Secured<ScpSession>>>),
     /// Started with [`EventLoop::connect`].
     Client(Box<Client>),
 }
@@ -150,6 +152,19 @@ impl EventLoop {
         addr: impl ToSocketAddrs,
         config: Arc<ScpConfig>,
     ) -> io::Result<SocketAddr> {
+        self.listen_tls(addr, config, ServerTls::default())
+    }
+
+    /// [`listen`](Self::listen), the connections and their C-MOVE sub-associations over
+    /// TLS as `tls` says.
+    ///
+    /// Errors: as `listen`.
+    pub fn listen_tls(
+        &mut self,
+        addr: impl ToSocketAddrs,
+        config: Arc<ScpConfig>,
+        tls: ServerTls,
+    ) -> io::Result<SocketAddr> {
         if self.flag.load(Ordering::SeqCst) {
             return Err(io::Error::other("the event loop is shutting down"));
         }
@@ -167,6 +182,7 @@ impl EventLoop {
         entry.insert(Listener {
             socket: Some(socket),
             server,
+            tls,
             retry_accept_at: None,
         });
         tracing::info!(%addr, "listening");
@@ -188,16 +204,52 @@ impl EventLoop {
         request: AssociationRequest,
         config: AssociationConfig,
     ) -> Result<ClientId, ClientError> {
+        self.open(addr, request, config, |s| Ok(Secured::plain(s)))
+    }
+
+    /// [`connect`](Self::connect) over TLS: the server's certificate must name
+    /// `server_name`. A TLS failure is logged (one line naming it) and ends the
+    /// association as its transport closing.
+    ///
+    /// Errors: as `connect`, and [`ClientError::Io`] for an invalid `server_name`.
+    pub fn connect_tls(
+        &mut self,
+        addr: SocketAddr,
+        request: AssociationRequest,
+        config: AssociationConfig,
+        tls: &TlsClientConfig,
+        server_name: &str,
+    ) -> Result<ClientId, ClientError> {
+        self.open(addr, request, config, |s| {
+            Secured::client(s, tls, server_name)
+                .map_err(|e| ClientError::Io(io::Error::new(ErrorKind::InvalidInput, e)))
+        })
+    }
+
+    fn open(
+        &mut self,
+        addr: SocketAddr,
+        request: AssociationRequest,
+        config: AssociationConfig,
+        secure: impl FnOnce(ScuSession) -> Result<Secured<ScuSession>, ClientError>,
+    ) -> Result<ClientId, ClientError> {
         if self.flag.load(Ordering::SeqCst) {
             return Err(ClientError::NotAccepting);
         }
-        let mut session = ScuSession::new(Instant::now(), config, request)?;
+        let mut session = secure(ScuSession::new(Instant::now(), config, request)?)?;
         let id = ClientId(self.next_client);
         self.next_client += 1;
         let entry = self.sessions.vacant_entry();
         let key = entry.key();
         let socket = Socket::connect(addr, self.poll.registry(), Slot::Session(key).token())
-            .map_err(|e| session.handle_transport_connect_failed(Instant::now(), e))
+            .map_err(|e| {
+                Session::handle_transport_connect_failed(
+                    &mut session,
+                    Instant::now(),
+                    LinkId::MAIN,
+                    e,
+                );
+            })
             .ok();
         let client = Client::new(id, Conn::new(key, addr, socket, session));
         entry.insert(Entry::Client(Box::new(client)));
@@ -215,7 +267,7 @@ impl EventLoop {
             .ok_or(ClientError::UnknownClient)?;
         self.again.push(key);
         match &mut self.sessions[key] {
-            Entry::Client(c) => Ok(&mut c.conn.session),
+            Entry::Client(c) => Ok(c.conn.session.inner_mut()),
             Entry::Served(_) => Err(ClientError::UnknownClient),
         }
     }
@@ -410,8 +462,9 @@ impl EventLoop {
             let events = &mut self.client_events;
             let (driven, finished, deadline) = match self.sessions.get_mut(key) {
                 Some(Entry::Served(c)) => {
-                    let take =
-                        |s: &mut ScpSession| std::iter::from_fn(|| s.poll_event()).count() > 0;
+                    let take = |s: &mut Secured<ScpSession>| {
+                        std::iter::from_fn(|| s.poll_event()).count() > 0
+                    };
                     (
                         c.drive(&mut ctx, take),
                         c.finished(),
@@ -420,7 +473,9 @@ impl EventLoop {
                 }
                 Some(Entry::Client(c)) => {
                     let (id, undelivered) = (c.id, &mut c.undelivered);
-                    let take = |s: &mut ScuSession| Client::take_events(id, undelivered, s, events);
+                    let take = |s: &mut Secured<ScuSession>| {
+                        Client::take_events(id, undelivered, s, events)
+                    };
                     (
                         c.conn.drive(&mut ctx, take),
                         c.conn.finished(),
@@ -481,6 +536,13 @@ impl EventLoop {
             };
             let Some(session) = listener.server.accept(now) else {
                 continue;
+            };
+            let session = match listener.tls.secure(session) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot secure the connection");
+                    continue;
+                }
             };
             let entry = self.sessions.vacant_entry();
             let key = entry.key();

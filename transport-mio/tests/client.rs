@@ -478,6 +478,7 @@ fn move_to_a_destination_served_by_the_same_loop() {
         Destination {
             host: "127.0.0.1".into(),
             port: destination.port(),
+            tls: false,
         },
     );
     destinations.insert(
@@ -485,6 +486,7 @@ fn move_to_a_destination_served_by_the_same_loop() {
         Destination {
             host: "127.0.0.1".into(),
             port: unused_port(),
+            tls: false,
         },
     );
     let source = event_loop

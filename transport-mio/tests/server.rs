@@ -277,6 +277,7 @@ fn move_to_a_second_mio_server() {
         Destination {
             host: "127.0.0.1".into(),
             port: destination.addr.port(),
+            tls: false,
         },
     );
     destinations.insert(
@@ -284,6 +285,7 @@ fn move_to_a_second_mio_server() {
         Destination {
             host: "127.0.0.1".into(),
             port: unused_port(),
+            tls: false,
         },
     );
     let server = Running::start(options(provider_handlers(destinations)));

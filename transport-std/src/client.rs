@@ -5,8 +5,11 @@ use std::net::ToSocketAddrs;
 use std::time::Instant;
 
 use dicomwire::dimse::Status;
-use dicomwire::session::{ClientError, ClientEvent, Operation, OperationResult, ScuSession};
+use dicomwire::session::{
+    ClientError, ClientEvent, Operation, OperationResult, ScuSession, Session,
+};
 use dicomwire::ul::{AssociationConfig, AssociationRequest, Negotiated};
+use dicomwire_tls::{Secured, TlsClientConfig};
 
 use crate::driver::Driver;
 use crate::wire;
@@ -14,7 +17,7 @@ use crate::wire;
 /// A client association over TCP: each call submits an [`Operation`] to the session and
 /// drives it, blocking, until the operation's end.
 pub struct Client {
-    driver: Driver<ScuSession>,
+    driver: Driver<Secured<ScuSession>>,
     /// The session's `Closed` event came.
     ended: bool,
 }
@@ -35,13 +38,40 @@ impl Client {
         request: AssociationRequest,
         config: AssociationConfig,
     ) -> Result<Self, ClientError> {
+        Self::open(addr, request, config, |s| Ok(Secured::plain(s)))
+    }
+
+    /// [`connect`](Self::connect) over TLS: the server's certificate must name
+    /// `server_name` (its host name, or the name to expect when dialling an address).
+    ///
+    /// Errors: as `connect`; a TLS failure is logged (one line naming it) and ends the
+    /// association as its transport closing.
+    pub fn connect_tls(
+        addr: impl ToSocketAddrs,
+        request: AssociationRequest,
+        config: AssociationConfig,
+        tls: &TlsClientConfig,
+        server_name: &str,
+    ) -> Result<Self, ClientError> {
+        Self::open(addr, request, config, |s| {
+            Secured::client(s, tls, server_name)
+                .map_err(|e| ClientError::Io(std::io::Error::new(ErrorKind::InvalidInput, e)))
+        })
+    }
+
+    fn open(
+        addr: impl ToSocketAddrs,
+        request: AssociationRequest,
+        config: AssociationConfig,
+        secure: impl FnOnce(ScuSession) -> Result<Secured<ScuSession>, ClientError>,
+    ) -> Result<Self, ClientError> {
         let now = Instant::now();
         let mut session = ScuSession::new(now, config, request)?;
         let until = session.poll_timeout().unwrap_or(now);
         match wire::connect(addr, until) {
             Ok(stream) => {
                 session.handle_transport_connected(Instant::now());
-                let driver = Driver::new(session, stream);
+                let driver = Driver::new(secure(session)?, stream);
                 let mut client = Self {
                     driver,
                     ended: false,
@@ -70,13 +100,14 @@ impl Client {
     pub fn negotiated(&self) -> &Negotiated {
         self.driver
             .session
+            .inner()
             .negotiated()
             .unwrap_or_else(|| unreachable!("established"))
     }
 
     /// The session, to submit operations of its own and read its state.
     pub fn session(&mut self) -> &mut ScuSession {
-        &mut self.driver.session
+        self.driver.session.inner_mut()
     }
 
     /// The next event of the session, sending what it has and reading until its next
@@ -86,7 +117,7 @@ impl Client {
     pub fn next_event(&mut self) -> Result<ClientEvent, ClientError> {
         while !self.ended {
             self.driver.drain();
-            match self.driver.session.poll_event() {
+            match Session::poll_event(&mut self.driver.session) {
                 Some(ClientEvent::Closed(outcome)) => {
                     self.ended = true;
                     self.driver.drain();
@@ -120,7 +151,7 @@ impl Client {
         operation: Operation,
         mut on_event: impl FnMut(&ClientEvent),
     ) -> Result<OperationResult, ClientError> {
-        let op = self.driver.session.submit(operation)?;
+        let op = self.driver.session.inner_mut().submit(operation)?;
         let mut result = OperationResult::default();
         loop {
             let event = self.next_event()?;
@@ -148,7 +179,7 @@ impl Client {
     ///
     /// Errors: The [`ClientError`] that ended it otherwise (an abort, say).
     pub fn release(mut self) -> Result<(), ClientError> {
-        self.driver.session.release(Instant::now());
+        self.driver.session.inner_mut().release(Instant::now());
         loop {
             match self.next_event() {
                 Ok(_) => {}
@@ -160,7 +191,7 @@ impl Client {
 
     /// Aborts the association (A-ABORT) and closes the connection.
     pub fn abort(mut self) {
-        self.driver.session.abort(Instant::now());
+        self.driver.session.inner_mut().abort(Instant::now());
         while self.next_event().is_ok() {}
     }
 }

@@ -123,7 +123,7 @@ impl<S: Session> Driver<S> {
             while let Some(connect) = self.session.poll_connect() {
                 moved = true;
                 let until = self.session.poll_timeout().unwrap_or(now + MAX_BLOCK);
-                match wire::connect(connect.destination.to_string(), until) {
+                match wire::connect(connect.destination.address(), until) {
                     Ok(stream) => {
                         self.sockets
                             .insert(connect.link, (Arc::new(stream), Wire::default()));

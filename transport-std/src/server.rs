@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use dicomwire::session::{ScpConfig, ScpServer, ScpSession};
+use dicomwire::session::{ScpConfig, ScpServer, ScpSession, Session};
+use dicomwire_tls::{Secured, ServerTls};
 
 use crate::driver::Driver;
 
@@ -36,6 +37,7 @@ pub struct Server {
     listener: TcpListener,
     server: ScpServer,
     flag: Arc<AtomicBool>,
+    tls: ServerTls,
 }
 
 impl Server {
@@ -51,7 +53,14 @@ impl Server {
             listener,
             server,
             flag: Arc::default(),
+            tls: ServerTls::default(),
         })
+    }
+
+    /// Serves over TLS as `tls` says (accepted connections, C-MOVE sub-associations).
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The address bound (useful with port 0).
@@ -88,6 +97,13 @@ impl Server {
             let Some(session) = self.server.accept(now) else {
                 continue;
             };
+            let session = match self.tls.secure(session) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot secure the connection");
+                    continue;
+                }
+            };
             let peer = stream
                 .peer_addr()
                 .map_or_else(|_| "?".to_owned(), |p| p.to_string());
@@ -112,7 +128,7 @@ impl Server {
 }
 
 /// A connection's thread: drives its session until it is over.
-fn serve(stream: TcpStream, session: ScpSession, shutdown: &AtomicBool) {
+fn serve(stream: TcpStream, session: Secured<ScpSession>, shutdown: &AtomicBool) {
     let mut driver = Driver::new(session, stream);
     let mut shutdown_asked = false;
     while !driver.session.is_finished() {

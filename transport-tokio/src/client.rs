@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use dicomwire::dimse::Status;
 use dicomwire::session::{ClientError, ClientEvent, Operation, OperationResult, ScuSession};
 use dicomwire::ul::{AssociationConfig, AssociationRequest};
+use dicomwire_tls::{Secured, TlsClientConfig};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::conn::Conn;
@@ -13,7 +14,7 @@ use crate::wire::now;
 /// A client association over TCP: each call submits an [`Operation`] to the session and
 /// drives it to its end.
 pub struct Client {
-    conn: Conn<ScuSession>,
+    conn: Conn<Secured<ScuSession>>,
     /// Events the last turn gave and the caller has not taken.
     events: VecDeque<ClientEvent>,
     /// Its `Closed` event was given.
@@ -34,6 +35,32 @@ impl Client {
         request: AssociationRequest,
         config: AssociationConfig,
     ) -> Result<Self, ClientError> {
+        Self::open(addr, request, config, |s| Ok(Secured::plain(s))).await
+    }
+
+    /// [`connect`](Self::connect) over TLS: the server's certificate must name
+    /// `server_name`; a TLS failure is logged and ends the association as its
+    /// transport closing.
+    pub async fn connect_tls(
+        addr: impl ToSocketAddrs,
+        request: AssociationRequest,
+        config: AssociationConfig,
+        tls: &TlsClientConfig,
+        server_name: &str,
+    ) -> Result<Self, ClientError> {
+        let invalid = |e| ClientError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
+        Self::open(addr, request, config, |s| {
+            Secured::client(s, tls, server_name).map_err(invalid)
+        })
+        .await
+    }
+
+    async fn open(
+        addr: impl ToSocketAddrs,
+        request: AssociationRequest,
+        config: AssociationConfig,
+        secure: impl FnOnce(ScuSession) -> Result<Secured<ScuSession>, ClientError>,
+    ) -> Result<Self, ClientError> {
         let mut session = ScuSession::new(now(), config, request)?;
         let until = session.poll_timeout().unwrap_or_else(now).into();
         let stream = match tokio::time::timeout_at(until, TcpStream::connect(addr)).await {
@@ -51,7 +78,7 @@ impl Client {
                 None
             }
         };
-        let conn = Conn::new(session, stream);
+        let conn = Conn::new(secure(session)?, stream);
         let mut client = Self {
             conn,
             events: VecDeque::new(),
@@ -64,7 +91,7 @@ impl Client {
 
     /// The session, to read what was negotiated, or submit and cancel operations.
     pub fn session(&mut self) -> &mut ScuSession {
-        &mut self.conn.session
+        self.conn.session.inner_mut()
     }
 
     /// The next event, sending and reading as needed until the session's next deadline.
@@ -104,7 +131,7 @@ impl Client {
         operation: Operation,
         mut on_event: impl FnMut(&ClientEvent),
     ) -> Result<OperationResult, ClientError> {
-        let op = self.conn.session.submit(operation)?;
+        let op = self.conn.session.inner_mut().submit(operation)?;
         let mut result = OperationResult::default();
         loop {
             let event = self.next_event().await?;
@@ -131,7 +158,7 @@ impl Client {
 
     /// Releases the association once what is queued is done, and waits for its end.
     pub async fn release(mut self) -> Result<(), ClientError> {
-        self.conn.session.release(now());
+        self.conn.session.inner_mut().release(now());
         match self.closed().await {
             ClientError::Closed => Ok(()),
             e => Err(e),
@@ -140,7 +167,7 @@ impl Client {
 
     /// Aborts the association (A-ABORT) and closes the connection.
     pub async fn abort(mut self) {
-        self.conn.session.abort(now());
+        self.conn.session.inner_mut().abort(now());
         self.closed().await;
     }
 }

@@ -96,7 +96,7 @@ impl<S: Session> Conn<S> {
                     moved = true;
                     // Bounded by the session's connect timer: on expiry it closes the
                     // link, and a connection that opens later is dropped.
-                    let (link, addr) = (connect.link, connect.destination.to_string());
+                    let (link, addr) = (connect.link, connect.destination.address());
                     self.connects
                         .spawn(async move { (link, TcpStream::connect(addr).await) });
                 }

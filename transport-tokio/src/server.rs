@@ -4,7 +4,8 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
-use dicomwire::session::{ScpConfig, ScpServer, ScpSession};
+use dicomwire::session::{ScpConfig, ScpServer, ScpSession, Session};
+use dicomwire_tls::{Secured, ServerTls};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -30,6 +31,7 @@ impl ShutdownHandle {
 pub struct Server {
     listener: std::net::TcpListener,
     server: ScpServer,
+    tls: ServerTls,
     stop: Arc<watch::Sender<bool>>,
     addr: SocketAddr,
 }
@@ -46,9 +48,16 @@ impl Server {
         Ok(Self {
             listener,
             server,
+            tls: ServerTls::default(),
             stop,
             addr,
         })
+    }
+
+    /// Serves over TLS as `tls` says (accepted connections, C-MOVE sub-associations).
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The address bound (useful with port 0).
@@ -75,7 +84,13 @@ impl Server {
             match accepted {
                 // `None`: far over the limit, closed at once.
                 Ok((stream, peer)) => {
-                    if let Some(session) = self.server.accept(now()) {
+                    let session = self.server.accept(now()).map(|s| self.tls.secure(s));
+                    if let Some(session) = session {
+                        let Ok(session) = session.inspect_err(
+                            |e| tracing::error!(error = %e, "cannot secure the connection"),
+                        ) else {
+                            continue;
+                        };
                         let conn = Conn::new(session, Some(stream));
                         let span = tracing::info_span!("assoc", %peer);
                         tasks.spawn(serve(conn, self.stop.subscribe()).instrument(span));
@@ -98,7 +113,7 @@ impl Server {
 }
 
 /// A connection's task: until its session is finished, waits and runs a turn.
-async fn serve(mut conn: Conn<ScpSession>, mut stop: watch::Receiver<bool>) {
+async fn serve(mut conn: Conn<Secured<ScpSession>>, mut stop: watch::Receiver<bool>) {
     let (mut wake, mut stopping) = (None, false);
     loop {
         conn.turn(wake.take(), |event| {

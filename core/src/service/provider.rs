@@ -144,6 +144,37 @@ pub struct Destination {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Over TLS (DICOM's secure transport, PS3.15 B.12): the transport's TLS layer
+    /// verifies the destination's certificate against `host`.
+    pub tls: bool,
+}
+
+impl Destination {
+    /// A destination on `host`:`port`, without TLS.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            tls: false,
+        }
+    }
+
+    /// A destination on `host`:`port` over TLS.
+    pub fn tls(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            tls: true,
+            ..Self::new(host, port)
+        }
+    }
+
+    /// `host:port` (an IPv6 address in brackets), without the scheme: what to connect to.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
 }
 
 impl Destination {
@@ -155,11 +186,8 @@ impl Destination {
 
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
+        let scheme = if self.tls { "tls://" } else { "" };
+        write!(f, "{scheme}{}", self.address())
     }
 }
 

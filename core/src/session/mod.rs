@@ -136,7 +136,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::ul::{SendQueue, Transmit};
+use crate::ul::SendQueue;
 
 /// What a transport drives: [`ScpSession`] and [`ScuSession`] alike, so that one driver
 /// serves both roles. The methods are the sessions' own (see their documentation for the
@@ -181,13 +181,9 @@ pub trait Session {
     fn handle_timeout(&mut self, now: Instant);
     /// Starts a graceful shutdown.
     fn shutdown(&mut self, now: Instant);
-    /// Appends the next PDU of `link` to `out`.
-    fn poll_transmit(
-        &mut self,
-        now: Instant,
-        link: LinkId,
-        out: &mut SendQueue,
-    ) -> Option<Transmit>;
+    /// Appends the next bytes of `link` to `out` (a PDU, for the core's sessions;
+    /// ciphertext, for a TLS adapter): how many, `None` when nothing is to be sent.
+    fn poll_transmit(&mut self, now: Instant, link: LinkId, out: &mut SendQueue) -> Option<usize>;
     /// The next connection to open.
     fn poll_connect(&mut self) -> Option<Connect>;
     /// The next link to close once what was taken for it has been written.
@@ -202,6 +198,67 @@ pub trait Session {
     fn links(&self) -> Vec<LinkId>;
     /// Whether the session is over: drop it.
     fn is_finished(&self) -> bool;
+}
+
+impl<S: Session + ?Sized> Session for Box<S> {
+    type Event = S::Event;
+
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        input: &Bytes,
+    ) -> Result<usize, SessionMisuse> {
+        (**self).handle_input(now, link, input)
+    }
+    fn handle_transport_connected(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+    ) -> Result<(), SessionMisuse> {
+        (**self).handle_transport_connected(now, link)
+    }
+    fn handle_transport_connect_failed(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        error: std::io::Error,
+    ) {
+        (**self).handle_transport_connect_failed(now, link, error);
+    }
+    fn handle_transport_closed(&mut self, now: Instant, link: LinkId) {
+        (**self).handle_transport_closed(now, link);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        (**self).handle_timeout(now);
+    }
+    fn shutdown(&mut self, now: Instant) {
+        (**self).shutdown(now);
+    }
+    fn poll_transmit(&mut self, now: Instant, link: LinkId, out: &mut SendQueue) -> Option<usize> {
+        (**self).poll_transmit(now, link, out)
+    }
+    fn poll_connect(&mut self) -> Option<Connect> {
+        (**self).poll_connect()
+    }
+    fn poll_close(&mut self) -> Option<LinkId> {
+        (**self).poll_close()
+    }
+    fn poll_event(&mut self) -> Option<S::Event> {
+        (**self).poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (**self).poll_timeout()
+    }
+    fn wants_read(&self, link: LinkId) -> bool {
+        (**self).wants_read(link)
+    }
+    fn links(&self) -> Vec<LinkId> {
+        (**self).links()
+    }
+    fn is_finished(&self) -> bool {
+        (**self).is_finished()
+    }
 }
 
 impl Session for ScpSession {
@@ -239,13 +296,8 @@ impl Session for ScpSession {
     fn shutdown(&mut self, now: Instant) {
         self.shutdown(now);
     }
-    fn poll_transmit(
-        &mut self,
-        now: Instant,
-        link: LinkId,
-        out: &mut SendQueue,
-    ) -> Option<Transmit> {
-        self.poll_transmit(now, link, out)
+    fn poll_transmit(&mut self, now: Instant, link: LinkId, out: &mut SendQueue) -> Option<usize> {
+        self.poll_transmit(now, link, out).map(|t| t.len)
     }
     fn poll_connect(&mut self) -> Option<Connect> {
         self.poll_connect()
@@ -316,14 +368,9 @@ impl Session for ScuSession {
     fn shutdown(&mut self, now: Instant) {
         self.shutdown(now);
     }
-    fn poll_transmit(
-        &mut self,
-        now: Instant,
-        link: LinkId,
-        out: &mut SendQueue,
-    ) -> Option<Transmit> {
+    fn poll_transmit(&mut self, now: Instant, link: LinkId, out: &mut SendQueue) -> Option<usize> {
         (link == LinkId::MAIN)
-            .then(|| self.poll_transmit(now, out))
+            .then(|| self.poll_transmit(now, out).map(|t| t.len))
             .flatten()
     }
     fn poll_connect(&mut self) -> Option<Connect> {

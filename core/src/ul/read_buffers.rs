@@ -31,7 +31,7 @@ use std::time::Instant;
 /// use dicomwire::pdu::{AeTitle, Uid};
 /// use dicomwire::ul::{
 ///     AcceptorPolicy, Association, AssociationConfig, AssociationRequest, Event,
-///     ProposedContext, ReadBuffers,
+///     ProposedContext, ReadBuffers, SupportedSyntax,
 /// };
 ///
 /// let now = Instant::now();
@@ -45,7 +45,14 @@ use std::time::Instant;
 /// let mut wire = Vec::new();
 /// while scu.poll_transmit(now, &mut wire).is_some() {}
 ///
-/// let mut scp = Association::acceptor(now, AssociationConfig::default(), AcceptorPolicy::default().into());
+/// let policy = AcceptorPolicy {
+///     abstract_syntaxes: vec![SupportedSyntax::new(
+///         Uid::new("1.2.840.10008.1.1")?,
+///         vec![Uid::new("1.2.840.10008.1.2")?],
+///     )],
+///     ..AcceptorPolicy::default()
+/// };
+/// let mut scp = Association::acceptor(now, AssociationConfig::default(), policy.into());
 /// let mut buffers = ReadBuffers::new(64 * 1024);
 /// // A transport reads from its socket into `read_space()`; here the requestor's bytes.
 /// let space = buffers.read_space();

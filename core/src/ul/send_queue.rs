@@ -125,6 +125,19 @@ impl SendQueue {
         }
     }
 
+    /// Appends `bytes` by reference (no copy): for an adapter that produces bytes of its
+    /// own, such as TLS ciphertext.
+    pub fn push(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        if !self.tail.is_empty() {
+            self.segments.push_back(self.tail.split().freeze());
+        }
+        self.len += bytes.len();
+        self.segments.push_back(bytes);
+    }
+
     /// Moves everything queued, in order, to the end of `out` (for a transport that
     /// writes from one buffer, or a test): the queue is then empty.
     pub fn drain_into(&mut self, out: &mut Vec<u8>) {
