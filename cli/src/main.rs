@@ -156,7 +156,9 @@ struct ServeArgs {
     /// Serve the hanging protocols (DICOM files) in this directory, picking up changes.
     #[arg(long)]
     hanging_protocols: Option<PathBuf>,
-    /// Accept C-STORE and write the instances here (atomically).
+    /// Accept C-STORE of every storage SOP class, in any transfer syntax, and write the
+    /// instances here as received: Part 10 files named by SOP Instance UID, written
+    /// atomically.
     #[arg(long)]
     store: Option<PathBuf>,
     /// A C-MOVE destination, AE=HOST:PORT (repeatable).
@@ -324,7 +326,7 @@ impl StoreHandler for DirectoryStore {
             request.sop_instance_uid,
             request.transfer_syntax.as_str(),
         );
-        let name = format!("{}.dcm", sanitize(request.sop_instance_uid));
+        let name = files::instance_file_name(request.sop_instance_uid);
         let path = files::write_atomically_parts(&self.dir, &name, &[&header, request.data])?;
         tracing::info!(path = %path.display(), from = %request.calling_ae_title, "instance stored");
         Ok(Status::SUCCESS.0)
@@ -335,7 +337,7 @@ impl StoreHandler for DirectoryStore {
         &self,
         request: &StoreStart<'_>,
     ) -> Result<Option<Box<dyn StoreSink>>, dicomwire::service::HandlerError> {
-        let name = format!("{}.dcm", sanitize(request.sop_instance_uid));
+        let name = files::instance_file_name(request.sop_instance_uid);
         let mut file = files::AtomicFile::create(&self.dir, &name)?;
         file.write_all(&files::part10_header(
             request.sop_class_uid,
@@ -366,18 +368,6 @@ impl StoreSink for FileSink {
         tracing::info!(path = %path.display(), "instance stored");
         Ok(Status::SUCCESS.0)
     }
-}
-
-fn sanitize(uid: &str) -> String {
-    uid.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn parse_destination(spec: &str) -> Result<(String, Destination), String> {
@@ -554,6 +544,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             max_operations_invoked: 1,
             max_operations_performed: dicomwire::service::SUB_OPERATIONS_WINDOW,
         }),
+        // With --store, every storage SOP class of the standard, in any transfer syntax
+        // it can be written in as received.
+        storage: args.store.as_ref().map(|_| RolePolicy::default()),
         ..AcceptorPolicy::default()
     };
     let config = AssociationConfig {

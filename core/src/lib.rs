@@ -46,6 +46,7 @@ pub mod dimse;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 pub mod pdu;
+pub mod registry;
 pub mod service;
 pub mod session;
 pub mod ul;

@@ -569,37 +569,50 @@ fn a_p_data_header_announcing_4_gib_is_refused_from_its_six_bytes() {
 }
 
 #[test]
-fn associate_pdus_over_the_64_kib_default_bound_are_refused_from_the_header() {
+fn associate_pdus_over_the_1_mib_default_bound_are_refused_from_the_header() {
     for (code, pdu_type) in [(0x01, PduType::AssociateRq), (0x02, PduType::AssociateAc)] {
         assert_refused!(
-            [code, 0x00, 0x00, 0x01, 0x00, 0x01],
+            [code, 0x00, 0x00, 0x10, 0x00, 0x01],
             InvalidPduParameterValue,
-            DecodeError::PduTooLong { pdu_type: t, length: 65_537, limit: 65_536 } if t == pdu_type
+            DecodeError::PduTooLong { pdu_type: t, length: 1_048_577, limit: 1_048_576 } if t == pdu_type
         );
         assert_refused!(
             [code, 0x00, 0xFF, 0xFF, 0xFF, 0xFF],
             InvalidPduParameterValue,
             DecodeError::PduTooLong { pdu_type: t, length: 0xFFFF_FFFF, .. } if t == pdu_type
         );
-        assert_incomplete(&[code, 0x00, 0x00, 0x01, 0x00, 0x00], 65_536);
+        assert_incomplete(&[code, 0x00, 0x00, 0x10, 0x00, 0x00], 1_048_576);
     }
     // A whole, otherwise valid RQ one byte over the bound: the header decides. One byte
-    // less (an unknown item one byte shorter) is within it.
+    // less (the last unknown item one byte shorter) is within it. Items hold at most
+    // 65,535 bytes: the filler is 18 of them.
     let items = [app_context(), verification_pc(), basic_user_info()].concat();
-    let filler = 65_537 - 68 - items.len() - 4;
-    let body = |filler: usize| [fixed_part(), items.clone(), item(0x60, &vec![0; filler])].concat();
-    assert_eq!(body(filler).len(), 65_537);
+    let filler = 1_048_577 - 68 - items.len() - 18 * 4;
+    let body = |filler: usize| {
+        let mut body = [fixed_part(), items.clone()].concat();
+        for n in 0..18 {
+            let len = if n < 17 {
+                filler / 18
+            } else {
+                filler - 17 * (filler / 18)
+            };
+            body.extend_from_slice(&item(0x60, &vec![0; len]));
+        }
+        body
+    };
+    assert_eq!(body(filler).len(), 1_048_577);
     assert_refused!(
         pdu(0x01, &body(filler)),
         InvalidPduParameterValue,
         DecodeError::PduTooLong {
             pdu_type: PduType::AssociateRq,
-            length: 65_537,
+            length: 1_048_577,
             ..
         }
     );
     let within = decoded_rq(&pdu(0x01, &body(filler - 1)));
-    assert_eq!(within.unknown_items[0].value.len(), filler - 1);
+    let kept: usize = within.unknown_items.iter().map(|i| i.value.len()).sum();
+    assert_eq!(kept, filler - 1);
 }
 
 #[test]

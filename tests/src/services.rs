@@ -272,6 +272,9 @@ pub struct Setup {
     /// The asynchronous operations window the requestor proposes, instead of the one of
     /// [`scu::association_request`].
     pub requestor_window: Option<AsyncOperationsWindow>,
+    /// The acceptor's [`AcceptorPolicy::storage`]: every storage SOP class of the
+    /// standard, with these roles.
+    pub storage: Option<RolePolicy>,
 }
 
 impl Setup {
@@ -293,7 +296,21 @@ impl Setup {
             extra_contexts: Vec::new(),
             window: None,
             requestor_window: None,
+            storage: None,
         }
+    }
+
+    /// Also proposing `context` as it is.
+    pub fn with_proposed(mut self, context: ProposedContext) -> Self {
+        self.extra_contexts.push(context);
+        self
+    }
+
+    /// With an acceptor that accepts every storage SOP class of the standard, the
+    /// requestor as SCU ([`AcceptorPolicy::storage`]).
+    pub fn with_any_storage(mut self) -> Self {
+        self.storage = Some(RolePolicy::default());
+        self
     }
 
     /// With an acceptor that grants the requestor `invoked` operations under way and
@@ -374,6 +391,7 @@ impl Setup {
             called_ae_titles: vec![ae(SCP_AE)],
             abstract_syntaxes: syntaxes,
             async_operations_window: self.window,
+            storage: self.storage,
             ..AcceptorPolicy::default()
         }
     }

@@ -958,6 +958,36 @@ fn more_than_128_contexts_is_a_config_error() {
     assert_eq!(n.contexts.last().unwrap().id, pc(255));
 }
 
+/// What storage modalities propose (and `echoscu -pts 38 -ppc 128` sends): 128 contexts
+/// of 38 transfer syntaxes, an A-ASSOCIATE-RQ of over 128 KiB, is accepted under the
+/// default 1 MiB limit; a configured limit is still checked from the PDU header.
+#[test]
+fn a_request_of_128_contexts_with_38_transfer_syntaxes_each_is_accepted() {
+    let syntaxes: Vec<Uid> = std::iter::once(IMPLICIT_VR_LE)
+        .chain((1..38).map(|n| Uid::new(&format!("1.2.840.10008.1.2.4.{}", 100 + n)).unwrap()))
+        .collect();
+    let request = (0..MAX_PRESENTATION_CONTEXTS)
+        .fold(AssociationRequest::new(ae("SCU"), ae("SCP")), |r, _| {
+            r.with_context(ProposedContext::new(VERIFICATION, syntaxes.clone()))
+        });
+    let rq = crafted_rq(request.clone(), |_| {});
+    assert!(rq.len() > 128 * 1024, "{} bytes", rq.len());
+    let pair = established(request.clone(), echo_policy());
+    assert_eq!(negotiated(&pair, Side::Acceptor).accepted().count(), 128);
+    // Under a 64 KiB limit the same request is refused before it is buffered.
+    let mut small = ul_config();
+    small.max_associate_length = 64 * 1024;
+    let mut pair = Pair::unconnected(Chunking::Whole, ul_config(), small, request, echo_policy());
+    pair.inject(Side::Acceptor, &rq[..6]);
+    pair.drive();
+    assert_ne!(pair.state(Side::Acceptor), State::Established);
+    assert!(
+        pair.last_sent(Side::Acceptor, PduType::Abort).is_some(),
+        "{}",
+        pair.dump()
+    );
+}
+
 #[test]
 fn by_default_a_request_with_no_acceptable_context_is_rejected() {
     let request = AssociationRequest::new(ae("SCU"), ae("SCP"))

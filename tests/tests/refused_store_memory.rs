@@ -152,7 +152,7 @@ impl Link {
     /// while it went, over what was live before (the data set itself, allocated before,
     /// is shared with the requestor, not copied).
     fn store(&mut self, context: PresentationContextId, sop_class: &str, len: usize) -> usize {
-        let data = Bytes::from(vec![0x5A_u8; len]);
+        let data = data_set(sop_class, "1.2.3.4", len);
         let before = reset_peak();
         let message = Message::CStoreRq(CStoreRq {
             message_id: 7,
@@ -176,6 +176,29 @@ impl Link {
             .map(|c| c.id)
             .expect("accepted context")
     }
+}
+
+/// A data set of `len` bytes in Explicit VR Little Endian: SOP Class and Instance UIDs,
+/// then pixel data.
+fn data_set(sop_class: &str, sop_instance: &str, len: usize) -> Bytes {
+    let mut out = Vec::with_capacity(len);
+    for (element, uid) in [(0x0016_u16, sop_class), (0x0018, sop_instance)] {
+        let mut value = uid.as_bytes().to_vec();
+        if value.len() % 2 == 1 {
+            value.push(0);
+        }
+        out.extend_from_slice(&0x0008_u16.to_le_bytes());
+        out.extend_from_slice(&element.to_le_bytes());
+        out.extend_from_slice(b"UI");
+        out.extend_from_slice(&u16::try_from(value.len()).expect("short").to_le_bytes());
+        out.extend_from_slice(&value);
+    }
+    let pixels = len - out.len() - 12;
+    out.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00]);
+    out.extend_from_slice(b"OB\0\0");
+    out.extend_from_slice(&u32::try_from(pixels).expect("fits").to_le_bytes());
+    out.resize(len, 0x5A);
+    Bytes::from(out)
 }
 
 #[test]

@@ -119,6 +119,7 @@ fn destinations() -> StaticDestinations {
     table.insert("BROKEN", destination("", 0));
     table.insert("NOPORT", destination("store1.test", 0));
     table.insert("SPACED", destination("store 1.test", 104));
+    table.insert("PICKY", destination("picky.test", 104));
     table
 }
 
@@ -1668,6 +1669,32 @@ fn move_to_a_destination_in_streaming_mode_stores_every_instance_whole() {
         assert_eq!(h.open_sub_links(), 0);
         assert_usable(&mut h);
     }
+}
+
+/// A destination that answers an A-ASSOCIATE-AC with every context rejected: the C-MOVE
+/// fails, and its Error Comment says what was refused before which SOP class (64
+/// characters: the words are not cut for the UID).
+#[test]
+fn move_to_a_destination_that_accepts_no_storage_context_says_so_first() {
+    let mut picky = Host::storage("PICKY");
+    picky.policy.abstract_syntaxes = vec![dicomwire::ul::SupportedSyntax::new(
+        uids::VERIFICATION,
+        uids::uncompressed_transfer_syntaxes(),
+    )];
+    picky.policy.accept_with_no_context = true;
+    let mut h = Harness::new(
+        Setup::new(hp_handlers(hp_instances(1))).with_host(destination("picky.test", 104), picky),
+    );
+    let run = h.move_to(&retrieve_query(&uid_list(&[1])), "PICKY");
+    assert!(run.status().is_failure(), "{:?}", run.status());
+    let comment = run.comment();
+    assert!(comment.len() <= 64, "{comment:?}");
+    assert!(
+        comment.starts_with("destination refused SOP class 1.2.840.10008.5.1.4.38.1"),
+        "{comment:?}"
+    );
+    assert!(h.host_received("PICKY").is_empty());
+    assert_usable(&mut h);
 }
 
 #[test]

@@ -44,8 +44,11 @@ pub use text::{AeTitle, InvalidAeTitle, InvalidUid, Uid};
 /// Bytes of the PDU header: type, reserved, 32-bit length.
 pub const PDU_HEADER_LEN: usize = 6;
 
-/// Default bound on an A-ASSOCIATE-RQ or -AC PDU length: 64 KiB.
-pub const DEFAULT_MAX_ASSOCIATE_LENGTH: u32 = 64 * 1024;
+/// Default bound on an A-ASSOCIATE-RQ or -AC PDU length: 1 MiB. Storage modalities
+/// propose 128 contexts of dozens of transfer syntaxes (over 128 KiB); the length is
+/// checked from the PDU header before anything is buffered, and the buffer grows only
+/// with the bytes that actually arrive.
+pub const DEFAULT_MAX_ASSOCIATE_LENGTH: u32 = 1024 * 1024;
 
 /// Default maximum P-DATA-TF length we accept (and announce in item 0x51): 256 KiB.
 pub const DEFAULT_MAX_PDU_LENGTH: u32 = 256 * 1024;

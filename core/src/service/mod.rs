@@ -15,6 +15,7 @@ mod model;
 mod provider;
 mod scp;
 pub mod scu;
+pub mod storage;
 mod streamed;
 pub mod uids;
 

@@ -26,6 +26,7 @@ use thiserror::Error;
 use super::dataset::{self, DataSetError};
 use super::provider::{StoreHandler, StoreRequest, StoreStart};
 use super::scp::handler::call;
+use super::scp::reply::{detail, with_detail};
 use super::streamed::{StoreEnd, StreamedStore};
 use super::uids;
 use crate::dimse::{
@@ -491,13 +492,17 @@ impl RetrieveScu {
                             store.as_ref(),
                             n.called_ae_title,
                             rq,
+                            &c.abstract_syntax,
                             transfer_syntax,
                             limit,
                         )
                     }
                     _ => {
                         tracing::warn!(sop_class = %rq.affected_sop_class_uid, "C-STORE on a context without our SCP role; refused");
-                        StreamedStore::Failed(Status::SOP_CLASS_NOT_SUPPORTED)
+                        StreamedStore::Failed(
+                            Status::SOP_CLASS_NOT_SUPPORTED,
+                            detail(format!("no storage SCP for {}", rq.affected_sop_class_uid)),
+                        )
                     }
                 };
                 self.incoming = Some(IncomingStore {
@@ -521,7 +526,7 @@ impl RetrieveScu {
                     return Ok(RetrieveProgress::Receiving { bytes: 0 });
                 };
                 let received = data.len();
-                incoming.sink = incoming.sink.take(data, Status::OUT_OF_RESOURCES);
+                incoming.sink = incoming.sink.take(data, last, Status::OUT_OF_RESOURCES);
                 if !last {
                     self.incoming = Some(incoming);
                     return Ok(RetrieveProgress::Receiving { bytes: received });
@@ -543,14 +548,17 @@ impl RetrieveScu {
         let Message::CStoreRq(rq) = &incoming.message else {
             unreachable!("only C-STORE-RQs are streamed");
         };
-        let status = match incoming.sink.end() {
-            StoreEnd::Finished(Ok(code)) => Status(code),
-            StoreEnd::Finished(Err(_)) => Status::OUT_OF_RESOURCES,
-            StoreEnd::Gathered(data) => store_one(store.as_ref(), assoc, rq, &data),
-            StoreEnd::Failed(status) => status,
+        let (status, d) = match incoming.sink.end() {
+            StoreEnd::Finished(Ok(code)) => (Status(code), StatusDetail::default()),
+            StoreEnd::Finished(Err(failure)) => (Status::OUT_OF_RESOURCES, failure.detail()),
+            StoreEnd::Gathered(data) => (
+                store_one(store.as_ref(), assoc, rq, &data),
+                StatusDetail::default(),
+            ),
+            StoreEnd::Failed(status, d) => (status, d),
         };
         let sop_instance_uid = rq.affected_sop_instance_uid.clone();
-        if let Some(rsp) = incoming.message.response_with(status) {
+        if let Some(rsp) = with_detail(incoming.message.response_with(status), d) {
             if let Err(e) = assoc.send_response(now, incoming.context_id, rsp, None) {
                 tracing::warn!(error = %e, "cannot answer C-STORE-RQ");
             }
@@ -567,11 +575,15 @@ fn begin_store(
     store: &dyn StoreHandler,
     calling: AeTitle,
     rq: &crate::dimse::CStoreRq,
+    abstract_syntax: &Uid,
     transfer_syntax: Option<Uid>,
     limit: usize,
 ) -> StreamedStore {
     let Some(transfer_syntax) = transfer_syntax else {
-        return StreamedStore::Failed(Status::STORE_CANNOT_UNDERSTAND);
+        return StreamedStore::Failed(
+            Status::STORE_CANNOT_UNDERSTAND,
+            detail("no transfer syntax"),
+        );
     };
     let start = StoreStart {
         calling_ae_title: calling,
@@ -580,7 +592,13 @@ fn begin_store(
         transfer_syntax: &transfer_syntax,
         move_originator: rq.move_originator_ae_title.as_deref(),
     };
-    StreamedStore::begin(store, &start, Status::OUT_OF_RESOURCES, limit)
+    StreamedStore::begin(
+        store,
+        &start,
+        abstract_syntax,
+        Status::OUT_OF_RESOURCES,
+        limit,
+    )
 }
 
 fn store_one(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::dimse::DimseConfig;
+use crate::registry as storage;
 
 use crate::pdu::{
     AeTitle, AssociateAc, AssociateRj, AssociateRq, AsyncOperationsWindow,
@@ -292,6 +293,15 @@ pub struct AcceptorPolicy {
     /// (permanent, service-user, no-reason-given), which every client understands; some
     /// send on a rejected context after an AC and hang.
     pub accept_with_no_context: bool,
+    /// Accept every storage SOP class of the standard (the SOP class registry of
+    /// `dicom-dictionary-std`, see [`is_storage_sop_class`]) that `abstract_syntaxes`
+    /// does not name, in the first transfer syntax the requestor proposes that can be
+    /// stored as received ([`is_storable_transfer_syntax`]), with these roles. `None`
+    /// accepts only what `abstract_syntaxes` names.
+    ///
+    /// [`is_storage_sop_class`]: crate::registry::is_storage_sop_class
+    /// [`is_storable_transfer_syntax`]: crate::registry::is_storable_transfer_syntax
+    pub storage: Option<RolePolicy>,
 }
 
 /// An abstract syntax an acceptor supports.
@@ -608,7 +618,23 @@ pub(crate) fn negotiate_as_acceptor(
             requestor_scu: false,
             requestor_scp: false,
         };
-        if let Some(supported) = supported {
+        let storage = match (supported, policy.storage) {
+            (None, Some(roles)) if storage::is_storage_sop_class(pc.abstract_syntax.as_str()) => {
+                Some(SupportedSyntax {
+                    abstract_syntax: pc.abstract_syntax.clone(),
+                    transfer_syntaxes: pc
+                        .transfer_syntaxes
+                        .iter()
+                        .find(|ts| storage::is_storable_transfer_syntax(ts.as_str()))
+                        .cloned()
+                        .into_iter()
+                        .collect(),
+                    roles,
+                })
+            }
+            _ => None,
+        };
+        if let Some(supported) = supported.or(storage.as_ref()) {
             let chosen = supported
                 .transfer_syntaxes
                 .iter()

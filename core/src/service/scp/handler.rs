@@ -6,6 +6,8 @@
 //! that differs by service and by side.
 
 use std::any::Any;
+use std::error::Error;
+use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::reply::detail;
@@ -18,18 +20,47 @@ pub(crate) struct HandlerFailure {
     /// The error's text, or the panic's message.
     text: String,
     panicked: bool,
+    /// The error, or one of its sources, is an I/O error saying the disk or a quota is
+    /// full.
+    out_of_space: bool,
 }
 
 impl HandlerFailure {
     /// The detail to answer with: the error's text or `handler panicked: …` as the Error
     /// Comment, cut to fit an LO.
     pub(crate) fn detail(&self) -> StatusDetail {
+        if self.out_of_space {
+            return detail(format!("out of disk space: {}", self.text));
+        }
         if self.panicked {
             detail(format!("handler panicked: {}", self.text))
         } else {
             detail(self.text.clone())
         }
     }
+
+    /// Whether the handler ran out of disk space (or quota): an out-of-resources failure
+    /// rather than the handler's.
+    pub(crate) fn is_out_of_space(&self) -> bool {
+        self.out_of_space
+    }
+}
+
+/// Whether `e`, or an error it was caused by, is an I/O error for a full disk or quota.
+fn out_of_space(e: &(dyn Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            if matches!(
+                io.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Calls a user handler; an error or a panic becomes a [`HandlerFailure`], logged here.
@@ -44,6 +75,7 @@ pub(crate) fn call<T>(
         HandlerFailure {
             text,
             panicked: false,
+            out_of_space: out_of_space(e.as_ref()),
         }
     })
 }
@@ -60,6 +92,7 @@ pub(crate) fn call_plain<T>(
         HandlerFailure {
             text,
             panicked: true,
+            out_of_space: false,
         }
     })
 }

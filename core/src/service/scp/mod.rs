@@ -15,7 +15,7 @@
 mod find;
 pub(super) mod handler;
 mod outcome;
-mod reply;
+pub(super) mod reply;
 mod retrieve;
 mod store;
 mod sub;
@@ -408,8 +408,8 @@ impl Scp {
                 );
             }
             Message::CStoreRq(rq) => {
-                let status = self.store(assoc, context_id, &rq, data);
-                let rsp = Message::CStoreRq(rq).response_with(status);
+                let (status, d) = self.store_whole(assoc, context_id, &rq, data);
+                let rsp = reply::with_detail(Message::CStoreRq(rq).response_with(status), d);
                 self.respond(assoc, now, context_id, rsp, None);
             }
             Message::CStoreRsp(rsp) => {

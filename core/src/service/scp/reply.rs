@@ -9,7 +9,7 @@ use crate::dimse::{Message, Service, Status, StatusDetail, SubOperations};
 use crate::service::provider::Reply;
 
 /// An Error Comment, cut to at most 64 bytes on a character boundary.
-pub(super) fn detail(comment: impl Into<String>) -> StatusDetail {
+pub(crate) fn detail(comment: impl Into<String>) -> StatusDetail {
     let mut text: String = comment.into();
     // Error Comment is LO: at most 64 characters.
     if text.len() > 64 {
@@ -75,7 +75,7 @@ pub(super) fn resolve_reply(reply: Reply, service: Service) -> (Status, StatusDe
 }
 
 /// `message` (a response) with `d` as its detail.
-pub(super) fn with_detail(message: Option<Message>, d: StatusDetail) -> Option<Message> {
+pub(crate) fn with_detail(message: Option<Message>, d: StatusDetail) -> Option<Message> {
     message.map(|m| match m {
         Message::CFindRsp(mut r) => {
             r.detail = d;

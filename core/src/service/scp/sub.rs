@@ -161,10 +161,8 @@ impl Scp {
                         sub.state = if usable {
                             SubState::Ready
                         } else {
-                            SubState::Failed(format!(
-                                "destination accepted no storage context: {}",
-                                n.rejected_summary()
-                            ))
+                            tracing::info!(rejected = %n.rejected_summary(), "the move destination accepted no storage context");
+                            SubState::Failed(refusal_comment(&n))
                         };
                     }
                     Event::Rejected(r) => sub.state = SubState::Failed(format!("destination {r}")),
@@ -222,4 +220,27 @@ impl Scp {
         self.poll(main, now);
         alive
     }
+}
+
+/// Why a move destination can take no instance, most useful words first (an Error
+/// Comment holds 64 characters): what it refused, then which SOP classes.
+fn refusal_comment(n: &crate::ul::Negotiated) -> String {
+    use crate::pdu::PresentationContextResult as R;
+    let what = match n
+        .contexts
+        .iter()
+        .map(|c| c.result)
+        .find(|r| *r != R::Acceptance)
+    {
+        Some(R::AbstractSyntaxNotSupported) => "destination refused SOP class",
+        Some(R::TransferSyntaxesNotSupported) => "destination refused transfer syntaxes of",
+        Some(_) => "destination refused storage of",
+        None => "destination gave us no SCU role for",
+    };
+    let classes: Vec<&str> = n
+        .contexts
+        .iter()
+        .map(|c| c.abstract_syntax.as_str())
+        .collect();
+    format!("{what} {}", classes.join(" "))
 }
