@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use thiserror::Error;
 
+use super::SendQueue;
 use super::fsm::{self, Action, Next, State, Transition};
 use super::negotiation::{
     AcceptOptions, AcceptorPolicy, AssociationConfig, AssociationRequest, ConfigError, Negotiated,
@@ -14,7 +15,6 @@ use super::negotiation::{
     provider_check,
 };
 use super::timer::{Activity, Timer, Timers};
-use super::{PduOut, SendQueue};
 use bytes::Bytes;
 
 use crate::dimse::Operations;
@@ -24,7 +24,7 @@ use crate::dimse::{
 };
 use crate::pdu::{
     self, Abort, AbortReason, AssociateAc, AssociateRj, AssociateRq, DecodeError, DecodeLimits,
-    Decoded, MessageControlHeader, PDU_HEADER_LEN, PData, Pdu, PduHeader, PduType,
+    Decoded, MessageControlHeader, PDU_HEADER_LEN, PData, Pdu, PduHeader, PduOut, PduType,
     PresentationContextId, UserIdentityRequest,
 };
 

@@ -14,7 +14,6 @@ mod read_buffers;
 mod send_queue;
 mod timer;
 pub use read_buffers::ReadBuffers;
-pub(crate) use send_queue::PduOut;
 pub use send_queue::SendQueue;
 pub use timer::Timer;
 
