@@ -10,20 +10,21 @@ pub use status::{
 
 mod assembly;
 mod command;
+mod exchange;
 mod message;
 mod operations;
 
-pub(crate) use assembly::{Assembled, OutgoingMessage, Reassembler};
+pub(crate) use assembly::OutgoingMessage;
 pub use command::{
     COMMAND_ELEMENTS, CommandElement, CommandError, CommandSet, DATA_SET_PRESENT, NO_DATA_SET,
     keyword,
 };
+pub(crate) use exchange::{Agreement, Delivery, Exchange};
 pub use message::{
     CCancelRq, CEchoRq, CEchoRsp, CFindRq, CFindRsp, CGetRq, CMoveRq, CStoreRq, CStoreRsp,
     CommandField, Message, MessageError, MessageId, Priority, RetrieveRsp, StatusDetail,
     SubOperations,
 };
-pub(crate) use operations::{Operations, Outstanding, fits};
 
 use bytes::Bytes;
 use thiserror::Error;

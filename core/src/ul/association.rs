@@ -17,10 +17,9 @@ use super::negotiation::{
 use super::timer::{Activity, Timer, Timers};
 use bytes::Bytes;
 
-use crate::dimse::Operations;
 use crate::dimse::{
-    self, Assembled, DimseMisuse, DimseViolation, IncomingMessage, Message, MessageId,
-    OutgoingMessage, Outstanding, Reassembler,
+    Delivery, DimseMisuse, DimseViolation, Exchange, IncomingMessage, Message, MessageId,
+    OutgoingMessage,
 };
 use crate::pdu::{
     self, Abort, AbortReason, AssociateAc, AssociateRj, AssociateRq, DecodeError, DecodeLimits,
@@ -237,6 +236,23 @@ pub struct PDataIndication {
     pub pdvs: Vec<OwnedPdv>,
 }
 
+impl PDataIndication {
+    /// The PDVs of `pdata`, copied.
+    fn copied(pdata: &PData<'_>) -> Self {
+        Self {
+            pdvs: pdata
+                .pdvs
+                .iter()
+                .map(|pdv| OwnedPdv {
+                    context_id: pdv.context_id,
+                    header: pdv.header,
+                    data: pdv.data.to_vec(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A PDV that owns its fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedPdv {
@@ -271,13 +287,15 @@ pub enum Event {
     Released,
     /// The association ended abnormally.
     Aborted(Aborted),
-    /// A P-DATA indication, in raw mode ([`dimse::DimseConfig::raw_pdata`]).
+    /// A P-DATA indication, in raw mode
+    /// ([`DimseConfig::raw_pdata`](crate::dimse::DimseConfig::raw_pdata)).
     PData(PDataIndication),
     /// A DIMSE message: a request to perform, a response to one of ours, or a C-CANCEL
     /// of an operation we perform.
     Message(Box<IncomingMessage>),
-    /// Streaming mode ([`dimse::DimseConfig::stream_store_data`]): a C-STORE-RQ whose data
-    /// set follows as [`Event::StoreFragment`]s.
+    /// Streaming mode
+    /// ([`DimseConfig::stream_store_data`](crate::dimse::DimseConfig::stream_store_data)):
+    /// a C-STORE-RQ whose data set follows as [`Event::StoreFragment`]s.
     StoreStarted(Box<IncomingMessage>),
     /// Streaming mode: one fragment of a C-STORE data set, in order.
     StoreFragment {
@@ -435,8 +453,8 @@ pub struct Association {
     input_source: Option<Bytes>,
     outq: VecDeque<Outgoing>,
     events: VecDeque<Event>,
-    reassembler: Reassembler,
-    ops: Operations,
+    /// The DIMSE side: reassembly, outstanding message IDs, the window.
+    exchange: Exchange,
     /// Set while processing a P-DATA-TF that broke the DIMSE rules; acted on after it.
     dimse_violation: Option<DimseViolation>,
     timers: Timers,
@@ -521,8 +539,7 @@ impl Association {
             input_source: None,
             outq: VecDeque::new(),
             events: VecDeque::new(),
-            reassembler: Reassembler::new(),
-            ops: Operations::default(),
+            exchange: Exchange::new(),
             dimse_violation: None,
             timers: Timers::new(now),
             close_transport: false,
@@ -610,8 +627,8 @@ impl Association {
     fn activity(&self) -> Activity {
         Activity {
             state: self.state,
-            invoked: self.ops.invoked_count(),
-            performing: self.ops.performing_count(),
+            invoked: self.exchange.invoked_count(),
+            performing: self.exchange.performing_count(),
         }
     }
 
@@ -1000,12 +1017,7 @@ impl Association {
         message: Message,
         data: Option<Bytes>,
     ) -> Result<MessageId, ApiMisuse> {
-        let id = message
-            .message_id()
-            .ok_or(DimseMisuse::WrongKind(message.name()))?;
-        if self.ops.is_invoked(id) {
-            return Err(DimseMisuse::MessageIdInUse(id).into());
-        }
+        let id = self.exchange.kept_id(&message)?;
         self.queue_request(now, context_id, message, data, Some(id))
     }
 
@@ -1013,61 +1025,24 @@ impl Association {
         &mut self,
         now: Instant,
         context_id: PresentationContextId,
-        mut message: Message,
+        message: Message,
         data: Option<Bytes>,
         keep_id: Option<MessageId>,
     ) -> Result<MessageId, ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
-        if !message.is_request() {
-            return Err(DimseMisuse::WrongKind(message.name()).into());
-        }
+        // Sta6 and Sta8, where P-DATA is allowed, are entered with the negotiation done.
         let negotiated = self
             .negotiated
             .as_deref()
             .ok_or(ApiMisuse::ContextNotAccepted(context_id))?;
-        let usable = negotiated
-            .accepted_context(context_id)
-            .is_some_and(|c| negotiated.local_is_scu(c));
-        if !usable {
-            return Err(DimseMisuse::ContextNotUsable {
-                context_id,
-                message: message.name(),
-            }
-            .into());
-        }
-        let needs_data = !matches!(message, Message::CEchoRq(_));
-        if needs_data != data.is_some() {
-            return Err(DimseMisuse::DataSet {
-                message: message.name(),
-                expected: needs_data,
-            }
-            .into());
-        }
-        let window = negotiated.max_invoked_by_us();
-        if !dimse::fits(self.ops.invoked_count(), window) {
-            return Err(DimseMisuse::WindowFull(window).into());
-        }
-        let id = match keep_id {
-            Some(id) => id,
-            None => self.ops.next_id(),
-        };
-        message.set_message_id(id);
-        let command = encode_command(&message, data.is_some())?;
-        self.ops.invoke(
-            id,
-            Outstanding {
-                context_id,
-                command: message.command_field(),
-            },
-        );
-        tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
+        let (id, outgoing) = self
+            .exchange
+            .request(negotiated, context_id, message, data, keep_id)?;
         self.timers.activity(now);
         self.dispatch(
             now,
             fsm::Event::PDataRequest,
-            Input::Send(Outgoing::Message(OutgoingMessage::new(
-                context_id, command, data,
-            ))),
+            Input::Send(Outgoing::Message(outgoing)),
         )?;
         Ok(id)
     }
@@ -1082,45 +1057,13 @@ impl Association {
         data: Option<Bytes>,
     ) -> Result<(), ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
-        let (Some(id), Some(status)) = (message.responded_to(), message.status()) else {
-            return Err(DimseMisuse::WrongKind(message.name()).into());
-        };
-        let op = self
-            .ops
-            .performing(id)
-            .ok_or(DimseMisuse::UnknownOperation(id))?;
-        if op.context_id != context_id {
-            return Err(DimseMisuse::WrongContext {
-                message_id: id,
-                expected: op.context_id,
-                found: context_id,
-            }
-            .into());
-        }
-        if response_for(op.command) != Some(message.command_field()) {
-            return Err(DimseMisuse::WrongKind(message.name()).into());
-        }
-        // PS3.7 9.1.2.1: a C-FIND-RSP carries an identifier with a pending status only.
-        let takes_no_data = matches!(message, Message::CEchoRsp(_) | Message::CStoreRsp(_))
-            || (matches!(message, Message::CFindRsp(_)) && !status.is_pending());
-        if data.is_some() && takes_no_data {
-            return Err(DimseMisuse::DataSet {
-                message: message.name(),
-                expected: false,
-            }
-            .into());
-        }
-        let command = encode_command(&message, data.is_some())?;
-        tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
+        let (outgoing, last) = self.exchange.respond(context_id, message, data)?;
         self.dispatch(
             now,
             fsm::Event::PDataRequest,
-            Input::Send(Outgoing::Message(OutgoingMessage::new(
-                context_id, command, data,
-            ))),
+            Input::Send(Outgoing::Message(outgoing)),
         )?;
-        if !status.is_pending() {
-            self.ops.complete_performing(id);
+        if last {
             self.timers.activity(now);
         }
         Ok(())
@@ -1130,164 +1073,59 @@ impl Association {
     /// operation stays outstanding until its final response (normally 0xFE00) arrives.
     pub fn send_cancel(&mut self, now: Instant, message_id: MessageId) -> Result<(), ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
-        let op = self
-            .ops
-            .invoked(message_id)
-            .ok_or(DimseMisuse::UnknownOperation(message_id))?;
-        let message = Message::CCancelRq(dimse::CCancelRq {
-            message_id_being_responded_to: message_id,
-        });
-        let command = encode_command(&message, false)?;
-        tracing::debug!(%message, pc = op.context_id.get(), "DIMSE message queued");
+        let outgoing = self.exchange.cancel(message_id)?;
         self.dispatch(
             now,
             fsm::Event::PDataRequest,
-            Input::Send(Outgoing::Message(OutgoingMessage::new(
-                op.context_id,
-                command,
-                None,
-            ))),
+            Input::Send(Outgoing::Message(outgoing)),
         )
     }
 
     /// How many requests we invoked are waiting for their final response.
     pub fn outstanding_requests(&self) -> usize {
-        self.ops.invoked_count()
+        self.exchange.invoked_count()
     }
 
     /// How many peer requests we perform and have not answered finally.
     pub fn operations_in_progress(&self) -> usize {
-        self.ops.performing_count()
+        self.exchange.performing_count()
     }
 
-    /// A P-DATA-TF in Sta6 or Sta7: raw PDVs to the user, or DIMSE reassembly.
+    /// A P-DATA-TF in Sta6 or Sta7, through the DIMSE exchange: what it gives is
+    /// reported or queued in order; a violation is acted on after the PDU.
     fn on_pdata(&mut self, p: &PData<'_>) {
-        if self.config.dimse.raw_pdata {
-            self.events.push_back(Event::PData(PDataIndication {
-                pdvs: p
-                    .pdvs
-                    .iter()
-                    .map(|pdv| OwnedPdv {
-                        context_id: pdv.context_id,
-                        header: pdv.header,
-                        data: pdv.data.to_vec(),
-                    })
-                    .collect(),
-            }));
-            return;
-        }
-        for pdv in &p.pdvs {
-            let Some(transfer_syntax) = self
-                .negotiated
-                .as_deref()
-                .and_then(|n| n.accepted_context(pdv.context_id))
-                .and_then(|c| c.transfer_syntax.clone())
-            else {
-                self.dimse_violation = Some(DimseViolation::ContextNotAccepted(pdv.context_id));
-                return;
-            };
-            match self.reassembler.receive(
-                pdv,
-                self.input_source.as_ref(),
-                &transfer_syntax,
-                &self.config.dimse,
-            ) {
-                Err(v) => {
-                    self.dimse_violation = Some(v);
-                    return;
-                }
-                Ok(Assembled::Nothing) => {}
-                Ok(Assembled::Message(m)) => {
-                    self.on_message(m, false);
-                }
-                Ok(Assembled::StoreStarted(m)) => {
-                    // A dropped C-STORE-RQ (a duplicate ID) must not stream its data set
-                    // to the user as if it belonged to the original.
-                    if !self.on_message(m, true) {
-                        self.reassembler.discard_data();
-                    }
-                }
-                Ok(Assembled::StoreFragment {
+        let result = self.exchange.handle_pdata(
+            p,
+            self.negotiated.as_deref(),
+            self.input_source.as_ref(),
+            &self.config.dimse,
+        );
+        while let Some(delivery) = self.exchange.poll_delivery() {
+            let event = match delivery {
+                Delivery::Raw => Event::PData(PDataIndication::copied(p)),
+                Delivery::Message(m) => Event::Message(m),
+                Delivery::StoreStarted(m) => Event::StoreStarted(m),
+                Delivery::StoreFragment {
                     context_id,
                     message_id,
                     data,
                     last,
-                }) => self.events.push_back(Event::StoreFragment {
+                } => Event::StoreFragment {
                     context_id,
                     message_id,
                     data,
                     last,
-                }),
-            }
-            if self.dimse_violation.is_some() {
-                // We abort after this PDU: nothing behind the violation is reported.
-                return;
-            }
-        }
-    }
-
-    /// Tracks a whole incoming message against the outstanding operations. Returns whether
-    /// it was reported to the user (not dropped, answered or a violation).
-    fn on_message(&mut self, m: IncomingMessage, streamed: bool) -> bool {
-        tracing::debug!(message = %m.message, pc = m.context_id.get(), "DIMSE message received");
-        if let Some(id) = m.message.message_id() {
-            let limit = self
-                .negotiated
-                .as_deref()
-                .map_or(1, |n| n.max_invoked_by_peer());
-            if !dimse::fits(self.ops.performing_count(), limit) {
-                self.dimse_violation = Some(DimseViolation::WindowExceeded {
-                    outstanding: self.ops.performing_count() + 1,
-                    limit,
-                });
-                return false;
-            }
-            let op = Outstanding {
-                context_id: m.context_id,
-                command: m.message.command_field(),
-            };
-            if !self.ops.perform(id, op) {
-                // PS3.7 C.5.9: a request reusing an outstanding message ID.
-                tracing::warn!(id, "duplicate invocation; answering 0x0210");
-                if let Some(rsp) = m.message.response_with(dimse::Status::DUPLICATE_INVOCATION) {
-                    if let Ok(command) = encode_command(&rsp, false) {
-                        self.outq.push_back(Outgoing::Message(OutgoingMessage::new(
-                            m.context_id,
-                            command,
-                            None,
-                        )));
-                    }
+                },
+                Delivery::Reply(m) => {
+                    self.outq.push_back(Outgoing::Message(m));
+                    continue;
                 }
-                return false;
-            }
-        } else if let Message::CCancelRq(c) = &m.message {
-            if self
-                .ops
-                .performing(c.message_id_being_responded_to)
-                .is_none()
-            {
-                tracing::debug!(
-                    id = c.message_id_being_responded_to,
-                    "C-CANCEL-RQ for an operation we do not perform; ignored"
-                );
-                return false;
-            }
-        } else if let (Some(id), Some(status)) = (m.message.responded_to(), m.message.status()) {
-            if self.ops.invoked(id).is_none() {
-                tracing::warn!(id, message = %m.message, "response to no outstanding request; ignored");
-                return false;
-            }
-            if !status.is_pending() {
-                self.ops.complete_invoked(id);
-            }
+            };
+            self.events.push_back(event);
         }
-        let event = if streamed {
-            Event::StoreStarted(Box::new(m))
-        } else {
-            Event::Message(Box::new(m))
-        };
-        self.events.push_back(event);
-        true
+        if let Err(v) = result {
+            self.dimse_violation = Some(v);
+        }
     }
 
     // ----------------------------------------------------------------------------------
@@ -1626,23 +1464,4 @@ fn primitive_name(event: fsm::Event) -> &'static str {
         E::ArtimExpired => "ARTIM expired",
         E::InvalidPduReceived => "invalid PDU",
     }
-}
-
-fn encode_command(message: &Message, has_data_set: bool) -> Result<Vec<u8>, DimseMisuse> {
-    let mut command = Vec::new();
-    message.to_command(has_data_set).encode(&mut command)?;
-    Ok(command)
-}
-
-/// The response command field that answers a request's.
-fn response_for(request: dimse::CommandField) -> Option<dimse::CommandField> {
-    use crate::dimse::CommandField as F;
-    Some(match request {
-        F::CEchoRq => F::CEchoRsp,
-        F::CStoreRq => F::CStoreRsp,
-        F::CFindRq => F::CFindRsp,
-        F::CGetRq => F::CGetRsp,
-        F::CMoveRq => F::CMoveRsp,
-        _ => return None,
-    })
 }
