@@ -40,11 +40,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(fuzzing, allow(missing_docs))]
 
 pub mod dimse;
-#[cfg(fuzzing)]
-pub mod fuzzing;
 pub mod pdu;
 pub mod registry;
 pub mod service;

@@ -1,5 +1,5 @@
 //! The C-FIND matcher on arbitrary identifiers, records and single values; the checks are
-//! in `dicomwire::fuzzing::identifier_match`.
+//! in `dicomwire_fuzz::identifier_match`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| dicomwire::fuzzing::identifier_match(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dicomwire_fuzz::identifier_match(data));

@@ -19,8 +19,6 @@
 pub mod capture;
 pub mod compare;
 mod describe;
-#[cfg(fuzzing)]
-pub mod fuzzing;
 mod replay;
 mod wire;
 

@@ -6,8 +6,9 @@ use bytes::{Bytes, BytesMut};
 use super::command::CommandSet;
 use super::message::{Message, MessageId};
 use super::{DataSet, DimseConfig, DimseViolation, IncomingMessage};
-use crate::pdu::{self, MessageControlHeader, PDV_HEADER_LEN, Pdv, PresentationContextId, Uid};
-use crate::ul::PduOut;
+use crate::pdu::{
+    self, MessageControlHeader, PDV_HEADER_LEN, PduOut, Pdv, PresentationContextId, Uid,
+};
 
 /// What reassembly produced from one PDV.
 #[derive(Debug)]

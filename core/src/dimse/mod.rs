@@ -10,20 +10,21 @@ pub use status::{
 
 mod assembly;
 mod command;
+mod exchange;
 mod message;
 mod operations;
 
-pub(crate) use assembly::{Assembled, OutgoingMessage, Reassembler};
+pub(crate) use assembly::OutgoingMessage;
 pub use command::{
     COMMAND_ELEMENTS, CommandElement, CommandError, CommandSet, DATA_SET_PRESENT, NO_DATA_SET,
     keyword,
 };
+pub(crate) use exchange::{Agreement, Delivery, Exchange};
 pub use message::{
     CCancelRq, CEchoRq, CEchoRsp, CFindRq, CFindRsp, CGetRq, CMoveRq, CStoreRq, CStoreRsp,
     CommandField, Message, MessageError, MessageId, Priority, RetrieveRsp, StatusDetail,
     SubOperations,
 };
-pub(crate) use operations::{Operations, Outstanding, fits};
 
 use bytes::Bytes;
 use thiserror::Error;
@@ -40,11 +41,13 @@ pub struct DimseConfig {
     pub max_identifier_length: usize,
     /// The largest C-STORE data set we buffer when not streaming (default 256 MiB).
     pub max_store_length: usize,
-    /// Deliver C-STORE data sets as fragments as they arrive ([`crate::ul::Event::StoreFragment`])
-    /// instead of buffering them, so an image of any size never sits in memory whole.
+    /// Deliver C-STORE data sets as fragments as they arrive (the association's
+    /// [`Event::StoreFragment`](../ul/enum.Event.html#variant.StoreFragment)) instead of
+    /// buffering them, so an image of any size never sits in memory whole.
     pub stream_store_data: bool,
-    /// Deliver P-DATA-TF as raw PDVs ([`crate::ul::Event::PData`]) and do no DIMSE
-    /// processing: for tests and tools that speak the upper layer only.
+    /// Deliver P-DATA-TF as raw PDVs (the association's
+    /// [`Event::PData`](../ul/enum.Event.html#variant.PData)) and do no DIMSE processing:
+    /// for tests and tools that speak the upper layer only.
     pub raw_pdata: bool,
 }
 

@@ -22,6 +22,7 @@ mod control;
 mod decode;
 mod encode;
 mod error;
+mod out;
 mod pdata;
 mod text;
 
@@ -38,6 +39,7 @@ pub use control::{
 pub use decode::decode;
 pub use encode::{write_pdata_header, write_pdv};
 pub use error::{DecodeError, EncodeError};
+pub(crate) use out::PduOut;
 pub use pdata::{MessageControlHeader, PDV_HEADER_LEN, PData, Pdv};
 pub use text::{AeTitle, InvalidAeTitle, InvalidUid, Uid};
 

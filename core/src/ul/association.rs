@@ -1,32 +1,36 @@
 //! [`Association`]: one transport connection, one PS3.8 state machine, no IO.
+//!
+//! Here: the association's inputs, verbs, outputs and getters, the framing of the byte
+//! stream into PDUs (at most one partial PDU buffered) and the outgoing queue. The
+//! interpreter of Table 9-10 is in [`interpreter`]; the DIMSE exchange (reassembly,
+//! message IDs, the window) is the association's [`Exchange`].
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use thiserror::Error;
-
-use super::fsm::{self, Action, Next, State, Transition};
-use super::negotiation::{
-    AcceptOptions, AcceptorPolicy, AssociationConfig, AssociationRequest, ConfigError, Negotiated,
-    RejectReason, Role, apply_accept_options, negotiate_as_acceptor, negotiate_as_requestor,
-    provider_check,
-};
-use super::timer::{Activity, Timer, Timers};
-use super::{PduOut, SendQueue};
 use bytes::Bytes;
 
-use crate::dimse::Operations;
-use crate::dimse::{
-    self, Assembled, DimseMisuse, DimseViolation, IncomingMessage, Message, MessageId,
-    OutgoingMessage, Outstanding, Reassembler,
+use super::SendQueue;
+use super::event::{
+    ApiMisuse, AppliedTransition, Event, IncomingAssociation, PDataIndication, Transmit,
 };
+use super::fsm::{self, State};
+use super::negotiation::{
+    AcceptOptions, AcceptorPolicy, AssociationConfig, AssociationRequest, ConfigError, Negotiated,
+    RejectReason, Role,
+};
+use super::timer::{Activity, Timer, Timers};
+#[cfg(doc)]
+use crate::dimse::DimseMisuse;
+use crate::dimse::{Delivery, DimseViolation, Exchange, Message, MessageId, OutgoingMessage};
 use crate::pdu::{
-    self, Abort, AbortReason, AssociateAc, AssociateRj, AssociateRq, DecodeError, DecodeLimits,
-    Decoded, MessageControlHeader, PDU_HEADER_LEN, PData, Pdu, PduHeader, PduType,
-    PresentationContextId, UserIdentityRequest,
+    self, AssociateAc, AssociateRq, DecodeError, DecodeLimits, Decoded, PDU_HEADER_LEN, PData, Pdu,
+    PduHeader, PduOut, PduType, PresentationContextId,
 };
+
+mod interpreter;
 
 /// How many events may wait in the queue before [`Association::handle_input`] stops
 /// consuming input (typed backpressure: it returns how much it took).
@@ -35,275 +39,6 @@ pub const MAX_PENDING_EVENTS: usize = 32;
 /// A partial-PDU buffer up to this capacity is kept for reuse; a larger one is freed, so
 /// an idle association holds no more than this.
 const KEPT_INPUT_BUFFER: usize = 64 * 1024;
-
-/// One applied cell of Table 9-10, for transcripts and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AppliedTransition {
-    /// The state before.
-    pub from: State,
-    /// The event.
-    pub event: fsm::Event,
-    /// The action taken.
-    pub action: Action,
-    /// The state after.
-    pub to: State,
-}
-
-impl fmt::Display for AppliedTransition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} --{}/{}--> {}",
-            self.from, self.event, self.action, self.to
-        )
-    }
-}
-
-/// A caller's mistake: the call changed nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum ApiMisuse {
-    /// PS3.8 Table 9-10 defines nothing for this primitive in this state.
-    #[error("{primitive} ({event}) is not allowed in {state}")]
-    NotAllowed {
-        /// The primitive, in words.
-        primitive: &'static str,
-        /// Its event id.
-        event: fsm::Event,
-        /// The state the association is in.
-        state: State,
-    },
-    /// Input or a transport event before the transport connection exists.
-    #[error("no transport connection in {0}")]
-    NoTransport(State),
-    /// The token belongs to another association.
-    #[error("this incoming-association token belongs to another association")]
-    ForeignToken,
-    /// P-DATA on a presentation context that was not accepted.
-    #[error("presentation context {0} was not accepted")]
-    ContextNotAccepted(PresentationContextId),
-    /// A P-DATA-TF larger than the peer accepts.
-    #[error("P-DATA-TF of {len} bytes is over the peer's maximum of {max}")]
-    PduTooLarge {
-        /// Its PDU-length.
-        len: usize,
-        /// The limit.
-        max: u32,
-    },
-    /// A P-DATA-TF that cannot be encoded (no PDV, or over 4 GiB).
-    #[error("P-DATA-TF cannot be encoded: {0}")]
-    Encode(pdu::EncodeError),
-    /// A DIMSE message that cannot be sent now.
-    #[error(transparent)]
-    Dimse(#[from] DimseMisuse),
-}
-
-/// A request waiting for the local user's answer (the A-ASSOCIATE indication, Sta3).
-///
-/// Consume it with [`Association::accept`] or [`Association::reject`]; until then the
-/// association waits in Sta3.
-#[must_use = "an incoming association waits in Sta3 until it is accepted or rejected"]
-pub struct IncomingAssociation {
-    serial: u64,
-    request: Box<AssociateRq>,
-    proposal: Box<Negotiated>,
-    answered: bool,
-}
-
-impl IncomingAssociation {
-    /// The A-ASSOCIATE-RQ as received.
-    pub fn request(&self) -> &AssociateRq {
-        &self.request
-    }
-
-    /// What accepting would agree on under the acceptor policy: context results,
-    /// transfer syntaxes, roles, window.
-    pub fn proposal(&self) -> &Negotiated {
-        &self.proposal
-    }
-
-    /// The requestor's user identity, to check before accepting.
-    pub fn user_identity(&self) -> Option<&UserIdentityRequest> {
-        self.request.user_information.user_identity_request.as_ref()
-    }
-}
-
-impl fmt::Debug for IncomingAssociation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IncomingAssociation")
-            .field("calling", &self.request.calling_ae_title)
-            .field("called", &self.request.called_ae_title)
-            .field("contexts", &self.request.presentation_contexts.len())
-            .finish()
-    }
-}
-
-impl Drop for IncomingAssociation {
-    fn drop(&mut self) {
-        if !self.answered {
-            tracing::warn!(
-                calling = %self.request.calling_ae_title,
-                "incoming association dropped without accept or reject; it stays in Sta3"
-            );
-        }
-    }
-}
-
-/// An A-ASSOCIATE-RJ, sent or received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rejected {
-    /// The reject PDU's result, source and reason.
-    pub rj: AssociateRj,
-    /// True when the peer rejected us; false when we rejected the peer.
-    pub by_peer: bool,
-}
-
-impl fmt::Display for Rejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let who = if self.by_peer { "peer" } else { "we" };
-        write!(f, "association rejected ({who}): {}", self.rj)
-    }
-}
-
-/// What the peer did wrong when we abort (AA-1 in Sta2, AA-7, AA-8).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Violation {
-    /// Bytes that are not a valid PDU (Evt19).
-    InvalidPdu(DecodeError),
-    /// A valid PDU the state does not allow.
-    UnexpectedPdu {
-        /// The PDU type.
-        pdu: PduType,
-        /// Our state when it arrived.
-        state: State,
-    },
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidPdu(e) => write!(f, "invalid PDU: {e}"),
-            Self::UnexpectedPdu { pdu, state } => write!(f, "unexpected {} in {state}", pdu.name()),
-        }
-    }
-}
-
-/// How an association ended abnormally.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Aborted {
-    /// The peer sent an A-ABORT (AA-3; AA-2 in Sta2). Its source tells a service-user
-    /// abort (A-ABORT indication) from a service-provider one (A-P-ABORT).
-    ByPeer(Abort),
-    /// We sent an A-ABORT because the peer broke the protocol.
-    ProtocolViolation {
-        /// The A-ABORT we sent.
-        sent: Abort,
-        /// What the peer did.
-        violation: Violation,
-    },
-    /// The transport closed while the association was open (AA-4, A-P-ABORT).
-    TransportClosed,
-    /// A deadline expired; we aborted (or, for ARTIM in Sta2, closed).
-    Timeout(Timer),
-    /// The peer broke the DIMSE rules (PS3.7); we sent an A-ABORT (AA-1, as the DIMSE
-    /// layer is the upper layer's service-user).
-    Dimse(DimseViolation),
-}
-
-impl fmt::Display for Aborted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ByPeer(a) => write!(f, "aborted by the peer: {a}"),
-            Self::ProtocolViolation { sent, violation } => {
-                write!(f, "aborted: {violation}; sent {sent}")
-            }
-            Self::TransportClosed => f.write_str("transport connection closed by the peer"),
-            Self::Timeout(Timer::Artim) => f.write_str("ARTIM expired"),
-            Self::Timeout(Timer::Connect) => {
-                f.write_str("the transport connection did not open in time")
-            }
-            Self::Timeout(timer) => write!(f, "{}; aborted", timer.describe()),
-            Self::Dimse(v) => write!(f, "aborted: {v}"),
-        }
-    }
-}
-
-/// A P-DATA indication (DT-2, AR-6): the PDVs of one P-DATA-TF, copied out of the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PDataIndication {
-    /// The PDVs in order.
-    pub pdvs: Vec<OwnedPdv>,
-}
-
-/// A PDV that owns its fragment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnedPdv {
-    /// The presentation context.
-    pub context_id: PresentationContextId,
-    /// Command or data, last or not.
-    pub header: MessageControlHeader,
-    /// The fragment.
-    pub data: Vec<u8>,
-}
-
-/// What the association tells its user. Drain with [`Association::poll_event`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Event {
-    /// Acceptor: an A-ASSOCIATE-RQ passed the provider checks (A-ASSOCIATE indication).
-    /// Answer with [`Association::accept`] or [`Association::reject`].
-    AssociationRequested(IncomingAssociation),
-    /// The association is established (A-ASSOCIATE confirmation / AE-7), with what was
-    /// negotiated. A requestor whose contexts were all rejected gets this too: check
-    /// [`Negotiated::accepted`].
-    Established(Box<Negotiated>),
-    /// An A-ASSOCIATE-RJ was received (requestor) or sent (acceptor).
-    Rejected(Rejected),
-    /// The peer asked to release (A-RELEASE indication, AR-2; or AR-8 in a release
-    /// collision). Answer with [`Association::release_response`].
-    ReleaseRequested {
-        /// Both sides asked at once (PS3.8 Sta9–Sta12).
-        collision: bool,
-    },
-    /// Our release was confirmed (A-RELEASE confirmation, AR-3 or AR-10).
-    Released,
-    /// The association ended abnormally.
-    Aborted(Aborted),
-    /// A P-DATA indication, in raw mode ([`dimse::DimseConfig::raw_pdata`]).
-    PData(PDataIndication),
-    /// A DIMSE message: a request to perform, a response to one of ours, or a C-CANCEL
-    /// of an operation we perform.
-    Message(Box<IncomingMessage>),
-    /// Streaming mode ([`dimse::DimseConfig::stream_store_data`]): a C-STORE-RQ whose data
-    /// set follows as [`Event::StoreFragment`]s.
-    StoreStarted(Box<IncomingMessage>),
-    /// Streaming mode: one fragment of a C-STORE data set, in order.
-    StoreFragment {
-        /// The presentation context.
-        context_id: PresentationContextId,
-        /// The C-STORE-RQ's message ID.
-        message_id: MessageId,
-        /// The fragment.
-        data: Bytes,
-        /// Whether it is the last.
-        last: bool,
-    },
-    /// The association is over and the transport is (or must be) closed: Sta1. The last
-    /// event; after it the association can be dropped.
-    Closed,
-}
-
-/// Metadata of one PDU appended by [`Association::poll_transmit`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use = "the bytes were appended to the buffer and must be sent"]
-pub struct Transmit {
-    /// The PDU's type.
-    pub pdu_type: PduType,
-    /// Bytes appended.
-    pub len: usize,
-}
 
 /// What caused a local abort.
 #[derive(Debug, Clone, Copy)]
@@ -435,8 +170,8 @@ pub struct Association {
     input_source: Option<Bytes>,
     outq: VecDeque<Outgoing>,
     events: VecDeque<Event>,
-    reassembler: Reassembler,
-    ops: Operations,
+    /// The DIMSE side: reassembly, outstanding message IDs, the window.
+    exchange: Exchange,
     /// Set while processing a P-DATA-TF that broke the DIMSE rules; acted on after it.
     dimse_violation: Option<DimseViolation>,
     timers: Timers,
@@ -521,8 +256,7 @@ impl Association {
             input_source: None,
             outq: VecDeque::new(),
             events: VecDeque::new(),
-            reassembler: Reassembler::new(),
-            ops: Operations::default(),
+            exchange: Exchange::new(),
             dimse_violation: None,
             timers: Timers::new(now),
             close_transport: false,
@@ -610,8 +344,8 @@ impl Association {
     fn activity(&self) -> Activity {
         Activity {
             state: self.state,
-            invoked: self.ops.invoked_count(),
-            performing: self.ops.performing_count(),
+            invoked: self.exchange.invoked_count(),
+            performing: self.exchange.performing_count(),
         }
     }
 
@@ -1000,12 +734,7 @@ impl Association {
         message: Message,
         data: Option<Bytes>,
     ) -> Result<MessageId, ApiMisuse> {
-        let id = message
-            .message_id()
-            .ok_or(DimseMisuse::WrongKind(message.name()))?;
-        if self.ops.is_invoked(id) {
-            return Err(DimseMisuse::MessageIdInUse(id).into());
-        }
+        let id = self.exchange.kept_id(&message)?;
         self.queue_request(now, context_id, message, data, Some(id))
     }
 
@@ -1013,61 +742,24 @@ impl Association {
         &mut self,
         now: Instant,
         context_id: PresentationContextId,
-        mut message: Message,
+        message: Message,
         data: Option<Bytes>,
         keep_id: Option<MessageId>,
     ) -> Result<MessageId, ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
-        if !message.is_request() {
-            return Err(DimseMisuse::WrongKind(message.name()).into());
-        }
+        // Sta6 and Sta8, where P-DATA is allowed, are entered with the negotiation done.
         let negotiated = self
             .negotiated
             .as_deref()
             .ok_or(ApiMisuse::ContextNotAccepted(context_id))?;
-        let usable = negotiated
-            .accepted_context(context_id)
-            .is_some_and(|c| negotiated.local_is_scu(c));
-        if !usable {
-            return Err(DimseMisuse::ContextNotUsable {
-                context_id,
-                message: message.name(),
-            }
-            .into());
-        }
-        let needs_data = !matches!(message, Message::CEchoRq(_));
-        if needs_data != data.is_some() {
-            return Err(DimseMisuse::DataSet {
-                message: message.name(),
-                expected: needs_data,
-            }
-            .into());
-        }
-        let window = negotiated.max_invoked_by_us();
-        if !dimse::fits(self.ops.invoked_count(), window) {
-            return Err(DimseMisuse::WindowFull(window).into());
-        }
-        let id = match keep_id {
-            Some(id) => id,
-            None => self.ops.next_id(),
-        };
-        message.set_message_id(id);
-        let command = encode_command(&message, data.is_some())?;
-        self.ops.invoke(
-            id,
-            Outstanding {
-                context_id,
-                command: message.command_field(),
-            },
-        );
-        tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
+        let (id, outgoing) = self
+            .exchange
+            .request(negotiated, context_id, message, data, keep_id)?;
         self.timers.activity(now);
         self.dispatch(
             now,
             fsm::Event::PDataRequest,
-            Input::Send(Outgoing::Message(OutgoingMessage::new(
-                context_id, command, data,
-            ))),
+            Input::Send(Outgoing::Message(outgoing)),
         )?;
         Ok(id)
     }
@@ -1082,45 +774,13 @@ impl Association {
         data: Option<Bytes>,
     ) -> Result<(), ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
-        let (Some(id), Some(status)) = (message.responded_to(), message.status()) else {
-            return Err(DimseMisuse::WrongKind(message.name()).into());
-        };
-        let op = self
-            .ops
-            .performing(id)
-            .ok_or(DimseMisuse::UnknownOperation(id))?;
-        if op.context_id != context_id {
-            return Err(DimseMisuse::WrongContext {
-                message_id: id,
-                expected: op.context_id,
-                found: context_id,
-            }
-            .into());
-        }
-        if response_for(op.command) != Some(message.command_field()) {
-            return Err(DimseMisuse::WrongKind(message.name()).into());
-        }
-        // PS3.7 9.1.2.1: a C-FIND-RSP carries an identifier with a pending status only.
-        let takes_no_data = matches!(message, Message::CEchoRsp(_) | Message::CStoreRsp(_))
-            || (matches!(message, Message::CFindRsp(_)) && !status.is_pending());
-        if data.is_some() && takes_no_data {
-            return Err(DimseMisuse::DataSet {
-                message: message.name(),
-                expected: false,
-            }
-            .into());
-        }
-        let command = encode_command(&message, data.is_some())?;
-        tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
+        let (outgoing, last) = self.exchange.respond(context_id, message, data)?;
         self.dispatch(
             now,
             fsm::Event::PDataRequest,
-            Input::Send(Outgoing::Message(OutgoingMessage::new(
-                context_id, command, data,
-            ))),
+            Input::Send(Outgoing::Message(outgoing)),
         )?;
-        if !status.is_pending() {
-            self.ops.complete_performing(id);
+        if last {
             self.timers.activity(now);
         }
         Ok(())
@@ -1130,526 +790,58 @@ impl Association {
     /// operation stays outstanding until its final response (normally 0xFE00) arrives.
     pub fn send_cancel(&mut self, now: Instant, message_id: MessageId) -> Result<(), ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;
-        let op = self
-            .ops
-            .invoked(message_id)
-            .ok_or(DimseMisuse::UnknownOperation(message_id))?;
-        let message = Message::CCancelRq(dimse::CCancelRq {
-            message_id_being_responded_to: message_id,
-        });
-        let command = encode_command(&message, false)?;
-        tracing::debug!(%message, pc = op.context_id.get(), "DIMSE message queued");
+        let outgoing = self.exchange.cancel(message_id)?;
         self.dispatch(
             now,
             fsm::Event::PDataRequest,
-            Input::Send(Outgoing::Message(OutgoingMessage::new(
-                op.context_id,
-                command,
-                None,
-            ))),
+            Input::Send(Outgoing::Message(outgoing)),
         )
     }
 
     /// How many requests we invoked are waiting for their final response.
     pub fn outstanding_requests(&self) -> usize {
-        self.ops.invoked_count()
+        self.exchange.invoked_count()
     }
 
     /// How many peer requests we perform and have not answered finally.
     pub fn operations_in_progress(&self) -> usize {
-        self.ops.performing_count()
+        self.exchange.performing_count()
     }
 
-    /// A P-DATA-TF in Sta6 or Sta7: raw PDVs to the user, or DIMSE reassembly.
+    /// A P-DATA-TF in Sta6 or Sta7, through the DIMSE exchange: what it gives is
+    /// reported or queued in order; a violation is acted on after the PDU.
     fn on_pdata(&mut self, p: &PData<'_>) {
-        if self.config.dimse.raw_pdata {
-            self.events.push_back(Event::PData(PDataIndication {
-                pdvs: p
-                    .pdvs
-                    .iter()
-                    .map(|pdv| OwnedPdv {
-                        context_id: pdv.context_id,
-                        header: pdv.header,
-                        data: pdv.data.to_vec(),
-                    })
-                    .collect(),
-            }));
-            return;
-        }
-        for pdv in &p.pdvs {
-            let Some(transfer_syntax) = self
-                .negotiated
-                .as_deref()
-                .and_then(|n| n.accepted_context(pdv.context_id))
-                .and_then(|c| c.transfer_syntax.clone())
-            else {
-                self.dimse_violation = Some(DimseViolation::ContextNotAccepted(pdv.context_id));
-                return;
-            };
-            match self.reassembler.receive(
-                pdv,
-                self.input_source.as_ref(),
-                &transfer_syntax,
-                &self.config.dimse,
-            ) {
-                Err(v) => {
-                    self.dimse_violation = Some(v);
-                    return;
-                }
-                Ok(Assembled::Nothing) => {}
-                Ok(Assembled::Message(m)) => {
-                    self.on_message(m, false);
-                }
-                Ok(Assembled::StoreStarted(m)) => {
-                    // A dropped C-STORE-RQ (a duplicate ID) must not stream its data set
-                    // to the user as if it belonged to the original.
-                    if !self.on_message(m, true) {
-                        self.reassembler.discard_data();
-                    }
-                }
-                Ok(Assembled::StoreFragment {
-                    context_id,
-                    message_id,
-                    data,
-                    last,
-                }) => self.events.push_back(Event::StoreFragment {
-                    context_id,
-                    message_id,
-                    data,
-                    last,
-                }),
-            }
-            if self.dimse_violation.is_some() {
-                // We abort after this PDU: nothing behind the violation is reported.
-                return;
-            }
-        }
-    }
-
-    /// Tracks a whole incoming message against the outstanding operations. Returns whether
-    /// it was reported to the user (not dropped, answered or a violation).
-    fn on_message(&mut self, m: IncomingMessage, streamed: bool) -> bool {
-        tracing::debug!(message = %m.message, pc = m.context_id.get(), "DIMSE message received");
-        if let Some(id) = m.message.message_id() {
-            let limit = self
-                .negotiated
-                .as_deref()
-                .map_or(1, |n| n.max_invoked_by_peer());
-            if !dimse::fits(self.ops.performing_count(), limit) {
-                self.dimse_violation = Some(DimseViolation::WindowExceeded {
-                    outstanding: self.ops.performing_count() + 1,
-                    limit,
-                });
-                return false;
-            }
-            let op = Outstanding {
-                context_id: m.context_id,
-                command: m.message.command_field(),
-            };
-            if !self.ops.perform(id, op) {
-                // PS3.7 C.5.9: a request reusing an outstanding message ID.
-                tracing::warn!(id, "duplicate invocation; answering 0x0210");
-                if let Some(rsp) = m.message.response_with(dimse::Status::DUPLICATE_INVOCATION) {
-                    if let Ok(command) = encode_command(&rsp, false) {
-                        self.outq.push_back(Outgoing::Message(OutgoingMessage::new(
-                            m.context_id,
-                            command,
-                            None,
-                        )));
-                    }
-                }
-                return false;
-            }
-        } else if let Message::CCancelRq(c) = &m.message {
-            if self
-                .ops
-                .performing(c.message_id_being_responded_to)
-                .is_none()
-            {
-                tracing::debug!(
-                    id = c.message_id_being_responded_to,
-                    "C-CANCEL-RQ for an operation we do not perform; ignored"
-                );
-                return false;
-            }
-        } else if let (Some(id), Some(status)) = (m.message.responded_to(), m.message.status()) {
-            if self.ops.invoked(id).is_none() {
-                tracing::warn!(id, message = %m.message, "response to no outstanding request; ignored");
-                return false;
-            }
-            if !status.is_pending() {
-                self.ops.complete_invoked(id);
-            }
-        }
-        let event = if streamed {
-            Event::StoreStarted(Box::new(m))
-        } else {
-            Event::Message(Box::new(m))
-        };
-        self.events.push_back(event);
-        true
-    }
-
-    // ----------------------------------------------------------------------------------
-    // The interpreter
-
-    fn check_allowed(
-        &self,
-        event: fsm::Event,
-        primitive: &'static str,
-    ) -> Result<Transition, ApiMisuse> {
-        fsm::transition(self.state, event).ok_or(ApiMisuse::NotAllowed {
-            primitive,
-            event,
-            state: self.state,
-        })
-    }
-
-    fn dispatch(
-        &mut self,
-        now: Instant,
-        event: fsm::Event,
-        input: Input<'_>,
-    ) -> Result<(), ApiMisuse> {
-        let transition = self.check_allowed(event, primitive_name(event))?;
-        let from = self.state;
-        let next = self.apply(now, transition, input);
-        let applied = AppliedTransition {
-            from,
-            event,
-            action: transition.action,
-            to: next,
-        };
-        tracing::trace!(%applied, "transition");
-        self.last_transition = Some(applied);
-        self.transitions_applied += 1;
-        self.enter(next);
-        self.timers.sending(now, !self.outq.is_empty(), false);
-        Ok(())
-    }
-
-    fn enter(&mut self, next: State) {
-        let from = self.state;
-        self.state = next;
-        self.timers.entered(next);
-        debug_assert!(
-            !self.timers.is_armed(Timer::Artim) || Timer::Artim.armed_in(next),
-            "ARTIM armed in {next}"
+        let result = self.exchange.handle_pdata(
+            p,
+            self.negotiated.as_deref(),
+            self.input_source.as_ref(),
+            &self.config.dimse,
         );
-        if next == State::Idle {
-            self.outq.clear();
-            self.inbuf = Vec::new();
-            if from != State::Idle {
-                self.events.push_back(Event::Closed);
-            }
+        while let Some(delivery) = self.exchange.poll_delivery() {
+            let event = match delivery {
+                Delivery::Raw => Event::PData(PDataIndication::copied(p)),
+                Delivery::Message(m) => Event::Message(m),
+                Delivery::StoreStarted(m) => Event::StoreStarted(m),
+                Delivery::StoreFragment {
+                    context_id,
+                    message_id,
+                    data,
+                    last,
+                } => Event::StoreFragment {
+                    context_id,
+                    message_id,
+                    data,
+                    last,
+                },
+                Delivery::Reply(m) => {
+                    self.outq.push_back(Outgoing::Message(m));
+                    continue;
+                }
+            };
+            self.events.push_back(event);
+        }
+        if let Err(v) = result {
+            self.dimse_violation = Some(v);
         }
     }
-
-    fn arm(&mut self, now: Instant, timer: Timer) {
-        let after = match timer {
-            Timer::Artim => self.config.artim_timeout,
-            Timer::Connect => self.config.connect_timeout,
-            Timer::AssociateResponse => self.config.associate_timeout,
-            Timer::ReleaseResponse => self.config.release_timeout,
-            // The others are derived from what the association does, not armed.
-            _ => return,
-        };
-        self.timers.arm(timer, now, after);
-    }
-
-    fn queue(&mut self, pdu: &Pdu<'_>) {
-        let mut bytes = Vec::new();
-        match pdu.encode(&mut bytes) {
-            Ok(_) => self.outq.push_back(Outgoing::Pdu(bytes)),
-            // Every PDU we build was checked when its parts were accepted.
-            Err(e) => tracing::error!(error = %e, pdu = pdu.pdu_type().name(), "cannot encode PDU"),
-        }
-    }
-
-    /// An A-ABORT replaces whatever was waiting to be sent.
-    fn queue_abort(&mut self, abort: Abort) {
-        self.outq.clear();
-        self.queue(&Pdu::Abort(abort));
-    }
-
-    fn violation(&self, input: Input<'_>) -> Violation {
-        match input {
-            Input::Invalid(e) => Violation::InvalidPdu(e),
-            Input::Pdu(p) => Violation::UnexpectedPdu {
-                pdu: p.pdu_type(),
-                state: self.state,
-            },
-            _ => Violation::UnexpectedPdu {
-                pdu: PduType::Abort,
-                state: self.state,
-            },
-        }
-    }
-
-    /// Applies one action and returns the next state.
-    fn apply(&mut self, now: Instant, t: Transition, input: Input<'_>) -> State {
-        let fixed = match t.next {
-            Next::To(s) => s,
-            Next::Sta3OrSta13 | Next::Sta9OrSta10 => self.state,
-        };
-        match t.action {
-            Action::AE1 => {}
-            Action::AE2 => {
-                if let Some(rq) = self.request.clone() {
-                    self.queue(&Pdu::AssociateRq(rq));
-                }
-                self.arm(now, Timer::AssociateResponse);
-            }
-            Action::AE3 => {
-                if let (Input::Pdu(Pdu::AssociateAc(ac)), Some(rq)) = (input, &self.request) {
-                    let negotiated = negotiate_as_requestor(rq, &ac, &self.config);
-                    if negotiated.accepted().next().is_none() {
-                        tracing::warn!(
-                            rejected = %negotiated.rejected_summary(),
-                            "association established without any accepted presentation context"
-                        );
-                    }
-                    self.negotiated = Some(Box::new(negotiated.clone()));
-                    self.events
-                        .push_back(Event::Established(Box::new(negotiated)));
-                }
-            }
-            Action::AE4 => {
-                if let Input::Pdu(Pdu::AssociateRj(rj)) = input {
-                    self.events
-                        .push_back(Event::Rejected(Rejected { rj, by_peer: true }));
-                }
-                self.close_transport = true;
-            }
-            Action::AE5 => self.arm(now, Timer::Artim),
-            Action::AE6 => {
-                self.timers.disarm(Timer::Artim);
-                let Input::Pdu(Pdu::AssociateRq(rq)) = input else {
-                    return State::AwaitingTransportClose;
-                };
-                let policy = self.policy.clone().unwrap_or_default();
-                let negotiation = provider_check(&rq, &policy).and_then(|()| {
-                    let (ac, negotiated) = negotiate_as_acceptor(&rq, &policy, &self.config);
-                    if negotiated.accepted().next().is_none() && !policy.accept_with_no_context {
-                        tracing::info!(rejected = %negotiated.rejected_summary(), "no proposed presentation context is acceptable");
-                        return Err(RejectReason::NoReasonGiven);
-                    }
-                    Ok((ac, negotiated))
-                });
-                return match negotiation {
-                    Err(reason) => {
-                        tracing::info!(calling = %rq.calling_ae_title, called = %rq.called_ae_title, %reason, "association rejected");
-                        self.queue(&Pdu::AssociateRj(reason.to_pdu()));
-                        self.events.push_back(Event::Rejected(Rejected {
-                            rj: reason.to_pdu(),
-                            by_peer: false,
-                        }));
-                        self.arm(now, Timer::Artim);
-                        State::AwaitingTransportClose
-                    }
-                    Ok((ac, negotiated)) => {
-                        let proposal = Box::new(negotiated.clone());
-                        self.pending_accept = Some((Box::new(ac), Box::new(negotiated)));
-                        self.events
-                            .push_back(Event::AssociationRequested(IncomingAssociation {
-                                serial: self.serial,
-                                request: rq.clone(),
-                                proposal,
-                                answered: false,
-                            }));
-                        self.request = Some(rq);
-                        State::AwaitingLocalAssociateResponse
-                    }
-                };
-            }
-            Action::AE7 => {
-                let options = match input {
-                    Input::Accept(o) => o,
-                    _ => AcceptOptions::default(),
-                };
-                if let (Some((mut ac, mut negotiated)), Some(rq)) =
-                    (self.pending_accept.take(), self.request.as_deref())
-                {
-                    apply_accept_options(&mut ac, &mut negotiated, rq, options);
-                    self.timers.activity(now);
-                    self.queue(&Pdu::AssociateAc(ac));
-                    self.negotiated = Some(negotiated.clone());
-                    self.events.push_back(Event::Established(negotiated));
-                }
-            }
-            Action::AE8 => {
-                let reason = match input {
-                    Input::Reject(r) => r,
-                    _ => RejectReason::NoReasonGiven,
-                };
-                self.pending_accept = None;
-                self.queue(&Pdu::AssociateRj(reason.to_pdu()));
-                self.events.push_back(Event::Rejected(Rejected {
-                    rj: reason.to_pdu(),
-                    by_peer: false,
-                }));
-                self.arm(now, Timer::Artim);
-            }
-            Action::DT1 | Action::AR7 => {
-                if let Input::Send(outgoing) = input {
-                    self.outq.push_back(outgoing);
-                }
-            }
-            Action::DT2 | Action::AR6 => {
-                if let Input::Pdu(Pdu::PData(p)) = input {
-                    self.on_pdata(&p);
-                }
-            }
-            Action::AR1 => {
-                self.queue(&Pdu::ReleaseRq);
-                self.arm(now, Timer::ReleaseResponse);
-            }
-            Action::AR2 => self
-                .events
-                .push_back(Event::ReleaseRequested { collision: false }),
-            Action::AR3 => {
-                self.events.push_back(Event::Released);
-                self.close_transport = true;
-            }
-            Action::AR4 => {
-                self.queue(&Pdu::ReleaseRp);
-                self.arm(now, Timer::Artim);
-            }
-            Action::AR5 => self.timers.disarm(Timer::Artim),
-            Action::AR8 => {
-                self.events
-                    .push_back(Event::ReleaseRequested { collision: true });
-                return match self.role {
-                    Role::Requestor => State::CollisionRequestorAwaitingLocalResponse,
-                    Role::Acceptor => State::CollisionAcceptorAwaitingReleaseRp,
-                };
-            }
-            Action::AR9 => self.queue(&Pdu::ReleaseRp),
-            Action::AR10 => self.events.push_back(Event::Released),
-            Action::AA1 => {
-                self.queue_abort(Abort::USER);
-                self.arm(now, Timer::Artim);
-                match input {
-                    Input::Abort(LocalAbortCause::User) => {}
-                    Input::Abort(LocalAbortCause::Timeout(timer)) => {
-                        self.events
-                            .push_back(Event::Aborted(Aborted::Timeout(timer)));
-                    }
-                    Input::Abort(LocalAbortCause::Dimse) => {
-                        if let Some(v) = self.dimse_violation.take() {
-                            tracing::warn!(violation = %v, "DIMSE violation; aborting");
-                            self.events.push_back(Event::Aborted(Aborted::Dimse(v)));
-                        }
-                    }
-                    other => {
-                        let violation = self.violation(other);
-                        tracing::warn!(%violation, "aborting");
-                        self.events
-                            .push_back(Event::Aborted(Aborted::ProtocolViolation {
-                                sent: Abort::USER,
-                                violation,
-                            }));
-                    }
-                }
-            }
-            Action::AA2 => {
-                self.timers.disarm(Timer::Artim);
-                self.close_transport = true;
-                if let Input::Abort(LocalAbortCause::Timeout(timer)) = input {
-                    self.events
-                        .push_back(Event::Aborted(Aborted::Timeout(timer)));
-                } else if self.state == State::AwaitingAssociateRq {
-                    match input {
-                        Input::Pdu(Pdu::Abort(a)) => {
-                            self.events.push_back(Event::Aborted(Aborted::ByPeer(a)))
-                        }
-                        Input::None => self
-                            .events
-                            .push_back(Event::Aborted(Aborted::Timeout(Timer::Artim))),
-                        _ => {}
-                    }
-                }
-            }
-            Action::AA3 => {
-                if let Input::Pdu(Pdu::Abort(a)) = input {
-                    tracing::info!(abort = %a, "aborted by the peer");
-                    self.events.push_back(Event::Aborted(Aborted::ByPeer(a)));
-                }
-                self.close_transport = true;
-            }
-            Action::AA4 => self
-                .events
-                .push_back(Event::Aborted(Aborted::TransportClosed)),
-            Action::AA5 => self.timers.disarm(Timer::Artim),
-            Action::AA6 => {}
-            Action::AA7 => {
-                let reason = match &input {
-                    Input::Invalid(e) => AbortReason::from(e),
-                    _ => AbortReason::UnexpectedPdu,
-                };
-                self.queue_abort(Abort::provider(reason));
-            }
-            Action::AA8 => {
-                let reason = match &input {
-                    Input::Invalid(e) => AbortReason::from(e),
-                    _ => AbortReason::UnexpectedPdu,
-                };
-                let sent = Abort::provider(reason);
-                let violation = self.violation(input);
-                tracing::warn!(state = %self.state, %violation, "aborting");
-                self.queue_abort(sent);
-                self.events
-                    .push_back(Event::Aborted(Aborted::ProtocolViolation {
-                        sent,
-                        violation,
-                    }));
-                self.arm(now, Timer::Artim);
-            }
-        }
-        fixed
-    }
-}
-
-fn primitive_name(event: fsm::Event) -> &'static str {
-    use fsm::Event as E;
-    match event {
-        E::AssociateRequest => "A-ASSOCIATE request",
-        E::TransportConnectConfirm => "transport connect confirmation",
-        E::AssociateAcReceived => "A-ASSOCIATE-AC PDU",
-        E::AssociateRjReceived => "A-ASSOCIATE-RJ PDU",
-        E::TransportConnectIndication => "transport connect indication",
-        E::AssociateRqReceived => "A-ASSOCIATE-RQ PDU",
-        E::AssociateAccept => "A-ASSOCIATE response (accept)",
-        E::AssociateReject => "A-ASSOCIATE response (reject)",
-        E::PDataRequest => "P-DATA request",
-        E::PDataReceived => "P-DATA-TF PDU",
-        E::ReleaseRequest => "A-RELEASE request",
-        E::ReleaseRqReceived => "A-RELEASE-RQ PDU",
-        E::ReleaseRpReceived => "A-RELEASE-RP PDU",
-        E::ReleaseResponse => "A-RELEASE response",
-        E::AbortRequest => "A-ABORT request",
-        E::AbortReceived => "A-ABORT PDU",
-        E::TransportClosed => "transport closed",
-        E::ArtimExpired => "ARTIM expired",
-        E::InvalidPduReceived => "invalid PDU",
-    }
-}
-
-fn encode_command(message: &Message, has_data_set: bool) -> Result<Vec<u8>, DimseMisuse> {
-    let mut command = Vec::new();
-    message.to_command(has_data_set).encode(&mut command)?;
-    Ok(command)
-}
-
-/// The response command field that answers a request's.
-fn response_for(request: dimse::CommandField) -> Option<dimse::CommandField> {
-    use crate::dimse::CommandField as F;
-    Some(match request {
-        F::CEchoRq => F::CEchoRsp,
-        F::CStoreRq => F::CStoreRsp,
-        F::CFindRq => F::CFindRsp,
-        F::CGetRq => F::CGetRsp,
-        F::CMoveRq => F::CMoveRsp,
-        _ => return None,
-    })
 }

@@ -7,6 +7,7 @@
 //! acceptor, with the result in [`Negotiated`].
 
 mod association;
+mod event;
 pub mod fsm;
 pub use fsm::State;
 mod negotiation;
@@ -14,13 +15,13 @@ mod read_buffers;
 mod send_queue;
 mod timer;
 pub use read_buffers::ReadBuffers;
-pub(crate) use send_queue::PduOut;
 pub use send_queue::SendQueue;
 pub use timer::Timer;
 
-pub use association::{
-    Aborted, ApiMisuse, AppliedTransition, Association, Event, IncomingAssociation,
-    MAX_PENDING_EVENTS, OwnedPdv, PDataIndication, Rejected, Transmit, Violation,
+pub use association::{Association, MAX_PENDING_EVENTS};
+pub use event::{
+    Aborted, ApiMisuse, AppliedTransition, Event, IncomingAssociation, OwnedPdv, PDataIndication,
+    Rejected, Transmit, Violation,
 };
 pub use negotiation::{
     AcceptOptions, AcceptorPolicy, AssociationConfig, AssociationRequest, ConfigError,

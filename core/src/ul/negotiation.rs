@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::dimse::DimseConfig;
+use crate::dimse::{self, DimseConfig};
 use crate::registry as storage;
 
 use crate::pdu::{
@@ -476,6 +476,27 @@ impl Negotiated {
             })
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+/// What the DIMSE exchange checks messages against.
+impl dimse::Agreement for Negotiated {
+    fn transfer_syntax(&self, context_id: PresentationContextId) -> Option<&Uid> {
+        self.accepted_context(context_id)
+            .and_then(|c| c.transfer_syntax.as_ref())
+    }
+
+    fn may_invoke(&self, context_id: PresentationContextId) -> bool {
+        self.accepted_context(context_id)
+            .is_some_and(|c| self.local_is_scu(c))
+    }
+
+    fn invoked_window(&self) -> u16 {
+        self.max_invoked_by_us()
+    }
+
+    fn performed_window(&self) -> u16 {
+        self.max_invoked_by_peer()
     }
 }
 

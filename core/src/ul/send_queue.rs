@@ -5,24 +5,7 @@ use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-/// Where an association's PDUs are written: plain bytes are copied, a data set's bytes
-/// may be taken by reference.
-pub(crate) trait PduOut {
-    /// Appends `bytes`, copied.
-    fn put(&mut self, bytes: &[u8]);
-    /// Appends `range` of `data`.
-    fn put_shared(&mut self, data: &Bytes, range: std::ops::Range<usize>);
-}
-
-impl PduOut for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-
-    fn put_shared(&mut self, data: &Bytes, range: std::ops::Range<usize>) {
-        self.extend_from_slice(&data[range]);
-    }
-}
+use crate::pdu::PduOut;
 
 /// Bytes an association gave to be sent ([`Association::poll_transmit_queue`]), in order,
 /// as segments for one vectored write: PDU and PDV headers, commands and small data sets

@@ -1,10 +1,10 @@
-//! Fuzzing hooks, compiled only under `cfg(fuzzing)`: the `capture_replay` cargo-fuzz
-//! target is a thin wrapper over [`capture_replay`].
+//! The `capture_replay` target: arbitrary capture files (JSON lines, pcap, pcapng) read,
+//! decoded and replayed in both roles.
 
 use std::time::Instant;
 
-use crate::capture::{Capture, CaptureLimits};
-use crate::{Outcome, Replay, ReplayRole, decode};
+use dicomwire_replay::capture::{Capture, CaptureLimits};
+use dicomwire_replay::{Outcome, Replay, ReplayRole, decode};
 
 /// Small enough that one input costs milliseconds, large enough for every fixture.
 fn limits() -> CaptureLimits {
