@@ -798,3 +798,210 @@ fn a_queued_operation_can_be_cancelled_and_a_running_find_is() {
     ));
     let _ = State::Idle;
 }
+
+// ---------------------------------------------------------------------------------------
+// C-STORE
+
+/// A reader that gives `data` at most `chunk` bytes a read, counting them in `read`, and
+/// fails (or ends, when `fail` is false) after `stop_at` bytes when set.
+struct Source {
+    data: Bytes,
+    at: usize,
+    chunk: usize,
+    stop_at: Option<(usize, bool)>,
+    read: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::io::Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let end = self.stop_at.map_or(self.data.len(), |(n, _)| n);
+        if self.at >= end {
+            return match self.stop_at {
+                Some((_, true)) => Err(std::io::Error::other("disk unplugged")),
+                _ => Ok(0),
+            };
+        }
+        let n = buf.len().min(self.chunk).min(end - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A world whose client proposes Hanging Protocol Storage (as SCU) to a storage SCP with
+/// `store`, at a 4 KiB maximum PDU.
+fn storage_world(store: Arc<RecordingStore>) -> World {
+    let mut world = World::new(store_scp_config(store), &[ScuService::Verification]);
+    let config = AssociationConfig {
+        max_pdu_length: 4096,
+        max_send_pdu_length: 4096,
+        ..AssociationConfig::default()
+    };
+    let request = dicomwire::ul::AssociationRequest::new(
+        AeTitle::new("SCU").expect("AE"),
+        AeTitle::new("SCP").expect("AE"),
+    )
+    .with_context(dicomwire::ul::ProposedContext::new(
+        uids::HANGING_PROTOCOL_STORAGE,
+        vec![uids::EXPLICIT_VR_LITTLE_ENDIAN],
+    ));
+    world.scu = ScuSession::new(world.now, config, request).expect("session");
+    world.scu.handle_transport_connected(world.now);
+    world
+}
+
+/// A C-STORE of `instance` read from a [`Source`].
+fn store_op(
+    instance: &dicomwire::service::Instance,
+    stop_at: Option<(usize, bool)>,
+    read: &Arc<std::sync::atomic::AtomicUsize>,
+) -> Operation {
+    let source = Source {
+        data: instance.data.clone(),
+        at: 0,
+        chunk: 1000,
+        stop_at,
+        read: Arc::clone(read),
+    };
+    Operation::Store {
+        sop_class: uids::HANGING_PROTOCOL_STORAGE,
+        sop_instance_uid: instance.sop_instance_uid.clone(),
+        transfer_syntax: instance.transfer_syntax.clone(),
+        data: dicomwire::dimse::DataSetReader::new(source, instance.data.len() as u64),
+    }
+}
+
+/// Hanging protocol instances with 20,000 bytes of private data each: several PDUs.
+fn large_instances(n: usize) -> Vec<dicomwire::service::Instance> {
+    hp_instances(n)
+        .into_iter()
+        .map(|mut i| {
+            i.object.put(dicom_core::DataElement::new(
+                dicom_core::Tag(0x0009, 0x0010),
+                dicom_core::VR::LO,
+                dicom_core::PrimitiveValue::from("DICOMWIRE TEST"),
+            ));
+            i.object.put(dicom_core::DataElement::new(
+                dicom_core::Tag(0x0009, 0x1001),
+                dicom_core::VR::OB,
+                dicom_core::PrimitiveValue::U8(vec![0x5A; 20_000].into()),
+            ));
+            i.instance.data =
+                dicomwire::service::dataset::encode(&i.object, i.instance.transfer_syntax.as_str())
+                    .expect("encodes");
+            i.instance
+        })
+        .collect()
+}
+
+#[test]
+fn stores_are_sent_as_they_are_read_and_answer_their_status() {
+    let store = Arc::new(RecordingStore::new().answering(&hp_uid(2), 0xB007));
+    let mut world = storage_world(Arc::clone(&store));
+    let read = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let instances = large_instances(3);
+    let ops: Vec<_> = instances
+        .iter()
+        .map(|i| world.scu.submit(store_op(i, None, &read)).expect("queued"))
+        .collect();
+    // Nothing is read before the association is established and the request goes.
+    assert_eq!(read.load(std::sync::atomic::Ordering::Relaxed), 0);
+    world.scu.release(world.now);
+    world.finish();
+    assert!(world.closed().is_ok(), "{:?}", world.client_events);
+    let statuses: Vec<_> = world
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Store { op, status, .. } => Some((*op, *status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (ops[0], Status::SUCCESS),
+            (ops[1], Status(0xB007)),
+            (ops[2], Status::SUCCESS)
+        ]
+    );
+    let total: usize = instances.iter().map(|i| i.data.len()).sum();
+    assert_eq!(read.load(std::sync::atomic::Ordering::Relaxed), total);
+    let stored = store.stored();
+    assert_eq!(store.uids(), [hp_uid(1), hp_uid(2), hp_uid(3)]);
+    for (record, instance) in stored.iter().zip(&instances) {
+        let object = record.object.as_ref().expect("decodes");
+        let sent = dicomwire::service::dataset::decode(&dicomwire::dimse::DataSet {
+            transfer_syntax: instance.transfer_syntax.clone(),
+            bytes: instance.data.clone(),
+        })
+        .expect("decodes");
+        assert_eq!(object, &sent);
+    }
+}
+
+#[test]
+fn a_data_set_that_cannot_be_read_aborts_and_nothing_is_stored() {
+    for (stop_at, fail) in [(5000, true), (5000, false), (0, true)] {
+        let store = Arc::new(RecordingStore::new());
+        let mut world = storage_world(Arc::clone(&store));
+        let read = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let instance = &large_instances(1)[0];
+        let op = world
+            .scu
+            .submit(store_op(instance, Some((stop_at, fail)), &read))
+            .expect("queued");
+        world.finish();
+        assert!(
+            matches!(
+                world.closed(),
+                Err(ClientError::Aborted(Aborted::DataSetUnreadable(_)))
+            ),
+            "{stop_at} {fail}: {:?}",
+            world.client_events
+        );
+        assert!(
+            world.client_events.iter().any(|e| matches!(
+                e,
+                ClientEvent::OperationFailed { op: o, .. } if *o == op
+            )),
+            "{:?}",
+            world.client_events
+        );
+        assert!(store.stored().is_empty(), "nothing half-sent is stored");
+        assert!(
+            world
+                .scp_events
+                .iter()
+                .any(|e| matches!(e, ScpEvent::Aborted(_))),
+            "{:?}",
+            world.scp_events
+        );
+    }
+}
+
+#[test]
+fn a_store_in_a_transfer_syntax_not_accepted_fails_before_sending() {
+    let store = Arc::new(RecordingStore::new());
+    let mut world = storage_world(Arc::clone(&store));
+    let read = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut instance = large_instances(1).remove(0);
+    instance.transfer_syntax = uids::IMPLICIT_VR_LITTLE_ENDIAN;
+    let op = world
+        .scu
+        .submit(store_op(&instance, None, &read))
+        .expect("queued");
+    world.scu.release(world.now);
+    world.finish();
+    assert!(world.closed().is_ok());
+    let failure = world.client_events.iter().find_map(|e| match e {
+        ClientEvent::OperationFailed { op: o, error } if *o == op => Some(error.to_string()),
+        _ => None,
+    });
+    assert_eq!(
+        failure.as_deref(),
+        Some("no accepted presentation context for 1.2.840.10008.5.1.4.38.1 in 1.2.840.10008.1.2")
+    );
+    assert_eq!(read.load(std::sync::atomic::Ordering::Relaxed), 0);
+}

@@ -272,10 +272,116 @@ pub(crate) struct OutgoingMessage {
     context_id: PresentationContextId,
     command: Vec<u8>,
     command_sent: usize,
-    data: Option<Bytes>,
-    data_sent: usize,
+    data: Option<Payload>,
+    data_sent: u64,
     /// An empty data set still needs its one (empty, last) PDV.
     data_pdv_sent: bool,
+}
+
+/// The data set of a message we send.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    /// Whole, in memory: written out by reference.
+    Whole(Bytes),
+    /// Read as it is sent, one P-DATA-TF's worth at a time, into `buffer`.
+    Reading {
+        source: DataSetReader,
+        buffer: Vec<u8>,
+    },
+}
+
+impl Payload {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Whole(b) => b.len() as u64,
+            Self::Reading { source, .. } => source.len,
+        }
+    }
+}
+
+/// A data set sent as it is read (a C-STORE of a file, say), so that it is never held
+/// whole in memory: its length, known before the first byte goes, and where its bytes
+/// come from. The association reads exactly `len` bytes, one P-DATA-TF's worth each
+/// time it transmits; a source that fails or ends early aborts the association (part of
+/// the message has gone: nothing else can end it, PS3.8 9.3.5), with
+/// [`Aborted::DataSetUnreadable`](crate::ul::Aborted::DataSetUnreadable).
+///
+/// ```
+/// use dicomwire::dimse::DataSetReader;
+/// let bytes = vec![0_u8; 1000];
+/// let source = DataSetReader::new(std::io::Cursor::new(bytes), 1000);
+/// assert_eq!(source.len(), 1000);
+/// ```
+pub struct DataSetReader {
+    reader: Box<dyn std::io::Read + Send>,
+    len: u64,
+    /// A data set already in memory: sent by reference, not read.
+    whole: Option<Bytes>,
+}
+
+impl DataSetReader {
+    /// `len` bytes from `reader` (a file positioned at the data set, say).
+    pub fn new(reader: impl std::io::Read + Send + 'static, len: u64) -> Self {
+        Self {
+            reader: Box::new(reader),
+            len,
+            whole: None,
+        }
+    }
+
+    /// A data set already in memory: sent by reference, as
+    /// [`Association::send_request`](crate::ul::Association::send_request) sends it.
+    pub fn from_bytes(data: Bytes) -> Self {
+        Self {
+            reader: Box::new(std::io::empty()),
+            len: data.len() as u64,
+            whole: Some(data),
+        }
+    }
+
+    /// What to queue: the bytes when it holds them, the reader otherwise.
+    pub(crate) fn into_payload(mut self) -> Payload {
+        match self.whole.take() {
+            Some(bytes) => Payload::Whole(bytes),
+            None => Payload::Reading {
+                source: self,
+                buffer: Vec::new(),
+            },
+        }
+    }
+
+    /// The data set's length.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Fills `buf` whole from the reader.
+    fn fill(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        let mut at = 0;
+        while at < buf.len() {
+            match self.reader.read(&mut buf[at..]) {
+                Ok(0) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the data set ended before its length",
+                    ));
+                }
+                Ok(n) => at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for DataSetReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataSetReader")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutgoingMessage {
@@ -283,6 +389,14 @@ impl OutgoingMessage {
         context_id: PresentationContextId,
         command: Vec<u8>,
         data: Option<Bytes>,
+    ) -> Self {
+        Self::with_payload(context_id, command, data.map(Payload::Whole))
+    }
+
+    pub(crate) fn with_payload(
+        context_id: PresentationContextId,
+        command: Vec<u8>,
+        data: Option<Payload>,
     ) -> Self {
         Self {
             context_id,
@@ -296,8 +410,9 @@ impl OutgoingMessage {
 
     /// Bytes still to go, fragment payloads only.
     pub(crate) fn remaining(&self) -> usize {
-        self.command.len() - self.command_sent
-            + self.data.as_ref().map_or(0, |d| d.len() - self.data_sent)
+        let data = self.data.as_ref().map_or(0, |d| d.len() - self.data_sent);
+        (self.command.len() - self.command_sent)
+            .saturating_add(usize::try_from(data).unwrap_or(usize::MAX))
     }
 
     fn command_done(&self) -> bool {
@@ -318,8 +433,13 @@ impl OutgoingMessage {
     ///
     /// The command and the data set never share a PDV; the last command PDV and the first
     /// data PDV may share the PDU, so a small message is one write. Data set bytes go to
-    /// `out` by reference where it takes them so ([`PduOut::put_shared`]).
-    pub(crate) fn write_pdu<O: PduOut>(&mut self, out: &mut O, max_pdu_length: u32) -> usize {
+    /// `out` by reference where it takes them so ([`PduOut::put_shared`]); a data set
+    /// being read is read first, so that a source that fails leaves `out` as it was.
+    pub(crate) fn write_pdu<O: PduOut>(
+        &mut self,
+        out: &mut O,
+        max_pdu_length: u32,
+    ) -> std::io::Result<usize> {
         let max_body = max_pdu_length as usize;
         // What goes in this PDU: a piece of the command, then a piece of the data set.
         let mut body = 0;
@@ -330,19 +450,24 @@ impl OutgoingMessage {
             self.command_sent..self.command_sent + take
         });
         let command_done = command.as_ref().is_none_or(|c| c.end == self.command.len());
+        let data_sent = self.data_sent;
         let data = match &self.data {
             Some(data) if command_done => {
                 let room = max_body.saturating_sub(body);
-                let left = data.len() - self.data_sent;
+                let left = usize::try_from(data.len() - data_sent).unwrap_or(usize::MAX);
                 // A data PDV needs its header and at least one byte, or be the empty last one.
                 (room > PDV_HEADER_LEN || (room == PDV_HEADER_LEN && left == 0)).then(|| {
                     let take = (room - PDV_HEADER_LEN).min(left);
                     body += PDV_HEADER_LEN + take;
-                    self.data_sent..self.data_sent + take
+                    take
                 })
             }
             _ => None,
         };
+        if let (Some(take), Some(Payload::Reading { source, buffer })) = (data, &mut self.data) {
+            buffer.resize(take, 0);
+            source.fill(buffer)?;
+        }
         let len = u32::try_from(body).unwrap_or(u32::MAX);
         let mut header = [0; pdu::PDU_HEADER_LEN];
         header[0] = pdu::PduType::PData.code();
@@ -359,18 +484,25 @@ impl OutgoingMessage {
             out.put(&self.command[range.clone()]);
             self.command_sent = range.end;
         }
-        if let (Some(range), Some(data)) = (data, &self.data) {
-            let flags = if range.end == data.len() {
+        if let (Some(take), Some(payload)) = (data, &self.data) {
+            let end = data_sent + take as u64;
+            let flags = if end == payload.len() {
                 MessageControlHeader::LAST
             } else {
                 MessageControlHeader::empty()
             };
-            out.put(&pdv_header(self.context_id, flags, range.len()));
-            self.data_sent = range.end;
-            out.put_shared(data, range);
+            out.put(&pdv_header(self.context_id, flags, take));
+            match payload {
+                Payload::Whole(bytes) => {
+                    let start = usize::try_from(data_sent).unwrap_or(usize::MAX);
+                    out.put_shared(bytes, start..start + take);
+                }
+                Payload::Reading { buffer, .. } => out.put(buffer),
+            }
+            self.data_sent = end;
             self.data_pdv_sent = true;
         }
-        pdu::PDU_HEADER_LEN + body
+        Ok(pdu::PDU_HEADER_LEN + body)
     }
 }
 

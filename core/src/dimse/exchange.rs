@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::assembly::{Assembled, OutgoingMessage, Reassembler};
+use super::assembly::{Assembled, OutgoingMessage, Payload, Reassembler};
 use super::message::{CCancelRq, CommandField, Message, MessageId};
 use super::operations::{Operations, Outstanding, fits};
 use super::{DimseConfig, DimseMisuse, DimseViolation, IncomingMessage, Status};
@@ -229,7 +229,7 @@ impl Exchange {
         agreed: &A,
         context_id: PresentationContextId,
         mut message: Message,
-        data: Option<Bytes>,
+        data: Option<Payload>,
         keep_id: Option<MessageId>,
     ) -> Result<(MessageId, OutgoingMessage), DimseMisuse> {
         if !message.is_request() {
@@ -266,7 +266,7 @@ impl Exchange {
             },
         );
         tracing::debug!(%message, pc = context_id.get(), "DIMSE message queued");
-        Ok((id, OutgoingMessage::new(context_id, command, data)))
+        Ok((id, OutgoingMessage::with_payload(context_id, command, data)))
     }
 
     /// A response to a request we perform, on the request's context, of the request's

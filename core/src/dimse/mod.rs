@@ -14,7 +14,8 @@ mod exchange;
 mod message;
 mod operations;
 
-pub(crate) use assembly::OutgoingMessage;
+pub use assembly::DataSetReader;
+pub(crate) use assembly::{OutgoingMessage, Payload};
 pub use command::{
     COMMAND_ELEMENTS, CommandElement, CommandError, CommandSet, DATA_SET_PRESENT, NO_DATA_SET,
     keyword,

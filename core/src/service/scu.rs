@@ -30,8 +30,8 @@ use super::scp::reply::{detail, with_detail};
 use super::streamed::{StoreEnd, StreamedStore};
 use super::uids;
 use crate::dimse::{
-    CEchoRq, CFindRq, CGetRq, CMoveRq, DataSet, IncomingMessage, Message, MessageId, Priority,
-    Status, StatusDetail, SubOperations,
+    CEchoRq, CFindRq, CGetRq, CMoveRq, CStoreRq, DataSet, DataSetReader, IncomingMessage, Message,
+    MessageId, Priority, Status, StatusDetail, SubOperations,
 };
 use crate::pdu::{AeTitle, AsyncOperationsWindow, PresentationContextId, Uid};
 use crate::ul::{ApiMisuse, Association, AssociationRequest, Event, Negotiated, ProposedContext};
@@ -169,6 +169,65 @@ impl EchoScu {
     pub fn handle(&self, event: Event) -> Result<Status, Event> {
         let m = response_to(event, self.message_id)?;
         Ok(m.message.status().unwrap_or(Status::UNABLE_TO_PROCESS))
+    }
+}
+
+/// A C-STORE in progress: one instance pushed to a Storage SCP.
+#[derive(Debug)]
+pub struct StoreScu {
+    message_id: MessageId,
+}
+
+impl StoreScu {
+    /// Sends a C-STORE-RQ for the instance `sop_instance_uid` of `sop_class`, its data
+    /// set `data` encoded in `transfer_syntax`, on an accepted context for that SOP class
+    /// and transfer syntax where we are SCU (nothing is transcoded).
+    ///
+    /// # Errors
+    ///
+    /// [`ScuError::NoContext`] when no such context was accepted.
+    pub fn start(
+        assoc: &mut Association,
+        now: Instant,
+        sop_class: &Uid,
+        sop_instance_uid: &str,
+        transfer_syntax: &Uid,
+        data: DataSetReader,
+    ) -> Result<Self, ScuError> {
+        let ctx = assoc
+            .negotiated()
+            .and_then(|n| {
+                n.accepted()
+                    .filter(|c| &c.abstract_syntax == sop_class && n.local_is_scu(c))
+                    .find(|c| c.transfer_syntax.as_ref() == Some(transfer_syntax))
+                    .map(|c| c.id)
+            })
+            .ok_or_else(|| ScuError::NoContext(format!("{sop_class} in {transfer_syntax}")))?;
+        let message_id = assoc.send_request_reading(
+            now,
+            ctx,
+            Message::CStoreRq(CStoreRq {
+                message_id: 0,
+                affected_sop_class_uid: sop_class.to_string(),
+                affected_sop_instance_uid: sop_instance_uid.to_owned(),
+                priority: Priority::Medium,
+                move_originator_ae_title: None,
+                move_originator_message_id: None,
+            }),
+            data,
+        )?;
+        Ok(Self { message_id })
+    }
+
+    /// The C-STORE-RSP's status and detail, if `event` is it; otherwise the event back.
+    pub fn handle(&self, event: Event) -> Result<(Status, StatusDetail), Event> {
+        let m = response_to(event, self.message_id)?;
+        let status = m.message.status().unwrap_or(Status::UNABLE_TO_PROCESS);
+        let detail = match m.message {
+            Message::CStoreRsp(rsp) => rsp.detail,
+            _ => StatusDetail::default(),
+        };
+        Ok((status, detail))
     }
 }
 

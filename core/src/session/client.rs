@@ -10,11 +10,11 @@ use bytes::Bytes;
 use dicom_object::InMemDicomObject;
 use thiserror::Error;
 
-use crate::dimse::Status;
+use crate::dimse::{DataSetReader, Status};
 use crate::pdu::{AeTitle, Uid};
 use crate::service::StoreHandler;
 use crate::service::scu::{
-    EchoScu, FindProgress, FindScu, RetrieveProgress, RetrieveScu, ScuError,
+    EchoScu, FindProgress, FindScu, RetrieveProgress, RetrieveScu, ScuError, StoreScu,
 };
 use crate::service::uids;
 use crate::ul::{
@@ -64,6 +64,19 @@ pub enum Operation {
         identifier: InMemDicomObject,
         /// Where the instances go.
         store: Arc<dyn StoreHandler>,
+    },
+    /// C-STORE of one instance, its data set sent as it is read (or from memory, see
+    /// [`DataSetReader::from_bytes`]), on an accepted context for its SOP class and
+    /// transfer syntax (nothing is transcoded).
+    Store {
+        /// The SOP class (a storage SOP class, or Hanging Protocol Storage).
+        sop_class: Uid,
+        /// The instance.
+        sop_instance_uid: String,
+        /// The transfer syntax `data` is encoded in.
+        transfer_syntax: Uid,
+        /// The data set (without a Part 10 header).
+        data: DataSetReader,
     },
     /// C-MOVE to `destination`.
     Move {
@@ -120,6 +133,7 @@ impl Operation {
             Self::Echo => "C-ECHO",
             Self::Find { .. } => "C-FIND",
             Self::Get { .. } => "C-GET",
+            Self::Store { .. } => "C-STORE",
             Self::Move { .. } => "C-MOVE",
         }
     }
@@ -136,6 +150,18 @@ impl fmt::Debug for Operation {
             Self::Get { sop_class, .. } => {
                 f.debug_struct("Get").field("sop_class", sop_class).finish()
             }
+            Self::Store {
+                sop_class,
+                sop_instance_uid,
+                transfer_syntax,
+                data,
+            } => f
+                .debug_struct("Store")
+                .field("sop_class", sop_class)
+                .field("sop_instance_uid", sop_instance_uid)
+                .field("transfer_syntax", transfer_syntax)
+                .field("len", &data.len())
+                .finish(),
             Self::Move {
                 sop_class,
                 destination,
@@ -230,6 +256,15 @@ pub enum ClientEvent {
         /// The C-ECHO-RSP status.
         status: Status,
     },
+    /// A C-STORE finished with this status.
+    Store {
+        /// The operation.
+        op: OpId,
+        /// The C-STORE-RSP status.
+        status: Status,
+        /// Its Error Comment and friends.
+        detail: crate::dimse::StatusDetail,
+    },
     /// A C-FIND progressed: a match, or its end ([`FindProgress::Finished`]).
     Find {
         /// The operation.
@@ -263,6 +298,7 @@ impl ClientEvent {
     pub fn op(&self) -> Option<OpId> {
         match self {
             Self::Echo { op, .. }
+            | Self::Store { op, .. }
             | Self::Find { op, .. }
             | Self::Retrieve { op, .. }
             | Self::OperationFailed { op, .. } => Some(*op),
@@ -274,7 +310,7 @@ impl ClientEvent {
     /// failure.
     pub fn ends_operation(&self) -> bool {
         match self {
-            Self::Echo { .. } | Self::OperationFailed { .. } => true,
+            Self::Echo { .. } | Self::Store { .. } | Self::OperationFailed { .. } => true,
             Self::Find { progress, .. } => matches!(progress, FindProgress::Finished { .. }),
             Self::Retrieve { progress, .. } => {
                 matches!(progress, RetrieveProgress::Finished { .. })
@@ -319,6 +355,10 @@ impl OperationResult {
     pub fn add(&mut self, event: &ClientEvent) -> bool {
         match event {
             ClientEvent::Echo { status, .. } => self.status = *status,
+            ClientEvent::Store { status, detail, .. } => {
+                self.status = *status;
+                self.detail = detail.clone();
+            }
             ClientEvent::Find { progress, .. } => match progress {
                 FindProgress::Match { .. } => self.matches += 1,
                 FindProgress::Finished { status, detail } => {
@@ -354,6 +394,7 @@ impl OperationResult {
 /// An operation in progress.
 enum Running {
     Echo(EchoScu),
+    Store(StoreScu),
     Find(FindScu),
     Retrieve(Box<RetrieveScu>),
 }
@@ -758,6 +799,10 @@ impl ScuSession {
                 Ok(status) => (ClientEvent::Echo { op, status }, true),
                 Err(other) => return self.ignored(op, running, &other),
             },
+            Running::Store(store) => match store.handle(event) {
+                Ok((status, detail)) => (ClientEvent::Store { op, status, detail }, true),
+                Err(other) => return self.ignored(op, running, &other),
+            },
             Running::Find(find) => match find.handle(event) {
                 Ok(progress) => {
                     let finished = matches!(progress, FindProgress::Finished { .. });
@@ -814,6 +859,19 @@ impl ScuSession {
         let assoc = &mut self.assoc;
         Ok(match operation {
             Operation::Echo => Running::Echo(EchoScu::start(assoc, now)?),
+            Operation::Store {
+                sop_class,
+                sop_instance_uid,
+                transfer_syntax,
+                data,
+            } => Running::Store(StoreScu::start(
+                assoc,
+                now,
+                &sop_class,
+                &sop_instance_uid,
+                &transfer_syntax,
+                data,
+            )?),
             Operation::Find {
                 sop_class,
                 identifier,

@@ -24,7 +24,9 @@ use super::negotiation::{
 use super::timer::{Activity, Timer, Timers};
 #[cfg(doc)]
 use crate::dimse::DimseMisuse;
-use crate::dimse::{Delivery, DimseViolation, Exchange, Message, MessageId, OutgoingMessage};
+use crate::dimse::{
+    DataSetReader, Delivery, DimseViolation, Exchange, Message, MessageId, OutgoingMessage, Payload,
+};
 use crate::pdu::{
     self, AssociateAc, AssociateRq, DecodeError, DecodeLimits, Decoded, PDU_HEADER_LEN, PData, Pdu,
     PduHeader, PduOut, PduType, PresentationContextId,
@@ -41,11 +43,13 @@ pub const MAX_PENDING_EVENTS: usize = 32;
 const KEPT_INPUT_BUFFER: usize = 64 * 1024;
 
 /// What caused a local abort.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum LocalAbortCause {
     User,
     Timeout(Timer),
     Dimse,
+    /// The data set being sent could not be read: why.
+    Unreadable(String),
 }
 
 /// What waits in the outgoing queue.
@@ -365,17 +369,34 @@ impl Association {
     }
 
     fn transmit_into<O: PduOut>(&mut self, now: Instant, out: &mut O) -> Option<Transmit> {
-        let sent = self.next_pdu(out);
+        let sent = match self.next_pdu(out) {
+            Ok(sent) => sent,
+            Err(e) => {
+                // Part of the message may have gone: only an A-ABORT can end it.
+                tracing::warn!(error = %e, "cannot read the data set being sent; aborting");
+                let _ = self.dispatch(
+                    now,
+                    fsm::Event::AbortRequest,
+                    Input::Abort(LocalAbortCause::Unreadable(e.to_string())),
+                );
+                self.next_pdu(out).unwrap_or(None)
+            }
+        };
         self.timers
             .sending(now, !self.outq.is_empty(), sent.is_some());
         sent
     }
 
-    fn next_pdu<O: PduOut>(&mut self, out: &mut O) -> Option<Transmit> {
-        match self.outq.front_mut()? {
+    /// The next PDU of the queue into `out`; an error when the data set being sent
+    /// cannot be read (`out` is then as it was).
+    fn next_pdu<O: PduOut>(&mut self, out: &mut O) -> std::io::Result<Option<Transmit>> {
+        let Some(next) = self.outq.front_mut() else {
+            return Ok(None);
+        };
+        Ok(match next {
             Outgoing::Pdu(_) => {
                 let Some(Outgoing::Pdu(pdu)) = self.outq.pop_front() else {
-                    return None;
+                    return Ok(None);
                 };
                 let pdu_type = PduType::from_code(pdu[0]).unwrap_or(PduType::Abort);
                 out.put(&pdu);
@@ -390,7 +411,7 @@ impl Association {
                     .negotiated
                     .as_deref()
                     .map_or(self.config.max_send_pdu_length, |n| n.send_max_pdu_length);
-                let len = message.write_pdu(out, max);
+                let len = message.write_pdu(out, max)?;
                 tracing::trace!(pdu = "P-DATA-TF", len, "PDU sent");
                 if message.is_done() {
                     self.outq.pop_front();
@@ -400,7 +421,7 @@ impl Association {
                     len,
                 })
             }
-        }
+        })
     }
 
     /// Whether events wait to be taken with [`poll_event`](Self::poll_event).
@@ -720,7 +741,21 @@ impl Association {
         message: Message,
         data: Option<Bytes>,
     ) -> Result<MessageId, ApiMisuse> {
-        self.queue_request(now, context_id, message, data, None)
+        self.queue_request(now, context_id, message, data.map(Payload::Whole), None)
+    }
+
+    /// Like [`send_request`](Self::send_request) for a request whose data set is read as
+    /// it is sent ([`DataSetReader`]): a C-STORE of a file, never held whole in memory.
+    /// A source that fails or ends early aborts the association
+    /// ([`Aborted::DataSetUnreadable`]).
+    pub fn send_request_reading(
+        &mut self,
+        now: Instant,
+        context_id: PresentationContextId,
+        message: Message,
+        data: DataSetReader,
+    ) -> Result<MessageId, ApiMisuse> {
+        self.queue_request(now, context_id, message, Some(data.into_payload()), None)
     }
 
     /// Like [`send_request`](Self::send_request), but keeps the message ID the message
@@ -735,7 +770,7 @@ impl Association {
         data: Option<Bytes>,
     ) -> Result<MessageId, ApiMisuse> {
         let id = self.exchange.kept_id(&message)?;
-        self.queue_request(now, context_id, message, data, Some(id))
+        self.queue_request(now, context_id, message, data.map(Payload::Whole), Some(id))
     }
 
     fn queue_request(
@@ -743,7 +778,7 @@ impl Association {
         now: Instant,
         context_id: PresentationContextId,
         message: Message,
-        data: Option<Bytes>,
+        data: Option<Payload>,
         keep_id: Option<MessageId>,
     ) -> Result<MessageId, ApiMisuse> {
         self.check_allowed(fsm::Event::PDataRequest, "P-DATA request")?;

@@ -198,6 +198,10 @@ pub enum Aborted {
     /// The peer broke the DIMSE rules (PS3.7); we sent an A-ABORT (AA-1, as the DIMSE
     /// layer is the upper layer's service-user).
     Dimse(DimseViolation),
+    /// A data set we were sending ([`DataSetReader`](crate::dimse::DataSetReader))
+    /// could not be read, or ended early; part of its message had gone, so we sent an
+    /// A-ABORT (AA-1). Why, in words.
+    DataSetUnreadable(String),
 }
 
 impl fmt::Display for Aborted {
@@ -214,6 +218,9 @@ impl fmt::Display for Aborted {
             }
             Self::Timeout(timer) => write!(f, "{}; aborted", timer.describe()),
             Self::Dimse(v) => write!(f, "aborted: {v}"),
+            Self::DataSetUnreadable(why) => {
+                write!(f, "aborted: cannot read the data set being sent: {why}")
+            }
         }
     }
 }

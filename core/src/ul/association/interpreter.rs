@@ -263,6 +263,10 @@ impl Association {
                         self.events
                             .push_back(Event::Aborted(Aborted::Timeout(timer)));
                     }
+                    Input::Abort(LocalAbortCause::Unreadable(why)) => {
+                        self.events
+                            .push_back(Event::Aborted(Aborted::DataSetUnreadable(why)));
+                    }
                     Input::Abort(LocalAbortCause::Dimse) => {
                         if let Some(v) = self.dimse_violation.take() {
                             tracing::warn!(violation = %v, "DIMSE violation; aborting");
