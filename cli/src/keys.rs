@@ -316,6 +316,38 @@ pub fn default_hanging_protocol_query() -> InMemDicomObject {
     ])
 }
 
+/// Sets Specific Character Set (0008,0005) to ISO_IR 192 (UTF-8) when a text value of
+/// `identifier` (in sequences too) is not ASCII and the user gave no character set: the
+/// default repertoire is ASCII only, and an SCP reads bytes past it in the character set
+/// the identifier names (PS3.5 6.1.2.5.2). With ISO_IR 192 any Unicode key can be sent.
+/// Returns whether it was set.
+pub fn set_character_set(identifier: &mut InMemDicomObject) -> bool {
+    if identifier.get(tags::SPECIFIC_CHARACTER_SET).is_some() || !has_non_ascii_text(identifier) {
+        return false;
+    }
+    identifier.put(DataElement::new(
+        tags::SPECIFIC_CHARACTER_SET,
+        VR::CS,
+        PrimitiveValue::from("ISO_IR 192"),
+    ));
+    true
+}
+
+/// Whether a text value of `object`, or of an item of one of its sequences, has a
+/// character outside ASCII.
+fn has_non_ascii_text(object: &InMemDicomObject) -> bool {
+    object.iter().any(|element| match element.value() {
+        Value::Primitive(value) => {
+            matches!(
+                element.vr(),
+                VR::PN | VR::LO | VR::SH | VR::LT | VR::ST | VR::UT | VR::UC
+            ) && !value.to_str().is_ascii()
+        }
+        Value::Sequence(seq) => seq.items().iter().any(has_non_ascii_text),
+        Value::PixelSequence(_) => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

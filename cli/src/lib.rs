@@ -12,6 +12,8 @@
 //!   printing matches, or DICOM JSON with `--json` ([`json`]).
 //! - `get hanging-protocol`: a C-GET, writing the instances as Part 10 files.
 //! - `move hanging-protocol`: a C-MOVE to another AE.
+//! - `store`: Part 10 files and folders sent with C-STORE, streamed from disk, over
+//!   several associations in parallel ([`store`]).
 //! - `replay`: decodes a capture, or replays it through the core as SCP or SCU and
 //!   compares what the core sends with what the recorded peer sent ([`replay`]).
 //!
@@ -21,5 +23,7 @@
 pub mod files;
 pub mod json;
 pub mod keys;
+pub mod progress;
 pub mod replay;
 pub mod sample;
+pub mod store;

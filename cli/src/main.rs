@@ -18,8 +18,10 @@ use dicomwire::service::{
     StoreHandler, StoreRequest, StoreSink, StoreStart, uids,
 };
 use dicomwire::session::{ClientError, ClientEvent, Operation, OperationResult, ScpConfig};
-use dicomwire::ul::{AcceptorPolicy, AssociationConfig, RolePolicy, SupportedSyntax};
-use dicomwire_cli::{files, json, keys, sample};
+use dicomwire::ul::{
+    AcceptorPolicy, AssociationConfig, AssociationRequest, RolePolicy, SupportedSyntax,
+};
+use dicomwire_cli::{files, json, keys, progress, sample, store};
 use dicomwire_mio::MioServer;
 use dicomwire_std::{Client, Server};
 
@@ -92,6 +94,18 @@ enum Command {
         /// Keys selecting the instances, e.g. SOPInstanceUID=1.2.3.
         #[arg(short = 'k', long = "key", required = true)]
         keys: Vec<String>,
+    },
+    /// Send DICOM Part 10 files, and the folders' files recursively, with C-STORE: each in
+    /// the transfer syntax it is stored in, streamed from disk. Exit 1 if any failed.
+    Store {
+        #[command(flatten)]
+        scu: ScuArgs,
+        /// Files and folders to send.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Associations in parallel.
+        #[arg(short = 'j', long = "jobs", default_value_t = 1)]
+        jobs: usize,
     },
     /// Decode a capture (JSON lines, pcap, pcapng), or replay it through our core as SCP or
     /// SCU and compare what it sends with the recorded peer. Exit 0 matched, 1 diverged,
@@ -237,6 +251,7 @@ fn main() -> ExitCode {
             dest,
             keys,
         } => move_to(&scu, &dest, &keys),
+        Command::Store { scu, paths, jobs } => store(&scu, &paths, jobs),
         Command::Replay {
             capture,
             role,
@@ -751,6 +766,9 @@ fn find(
         ),
     };
     keys::apply_keys(&mut identifier, key_args)?;
+    if keys::set_character_set(&mut identifier) {
+        tracing::debug!("a key is not ASCII: Specific Character Set ISO_IR 192");
+    }
     let mut client = connect(scu, &[service])?;
     let mut matches = 0usize;
     let mut final_status = None;
@@ -979,6 +997,92 @@ fn move_to(scu: &ScuArgs, dest: &str, key_args: &[String]) -> Result<ExitCode, S
         Service::MoveHangingProtocol,
         &format!("C-MOVE to {dest}"),
     ))
+}
+
+fn store(scu: &ScuArgs, paths: &[PathBuf], jobs: usize) -> Result<ExitCode, String> {
+    let scan = store::scan(paths);
+    for (path, why) in &scan.skipped {
+        tracing::warn!(path = %path.display(), %why, "skipped");
+    }
+    for (path, why) in &scan.unusable {
+        out!("FAILED {}: {why}", path.display());
+    }
+    if scan.files.is_empty() && scan.unusable.is_empty() {
+        return Err("no DICOM Part 10 files found".into());
+    }
+    let total: u64 = scan.files.iter().map(|f| f.len).sum();
+    let progress = progress::Progress::bytes(scan.files.len() as u64, total);
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let request = AssociationRequest::new(ae(&scu.aet, "calling")?, ae(&scu.aec, "called")?);
+    let config = AssociationConfig {
+        max_pdu_length: scu.max_pdu,
+        idle_timeout: optional_seconds(scu.idle_timeout),
+        dimse_timeout: optional_seconds(scu.idle_timeout),
+        ..AssociationConfig::default()
+    };
+    let connect = |request, config| Client::connect(scu.peer.as_str(), request, config);
+    let on_result = |file: &store::StoreFile, result: &store::FileResult| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        progress.set_files(n);
+        progress.set_bytes(sent.load(Ordering::Relaxed));
+        let line = match result {
+            store::FileResult::Stored(status, comment) if status.is_warning() => format!(
+                "stored {} ({}, warning 0x{:04X}{})",
+                file.path.display(),
+                file.sop_instance_uid,
+                status.0,
+                comment
+                    .as_ref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            ),
+            store::FileResult::Stored(..) => {
+                format!("stored {} ({})", file.path.display(), file.sop_instance_uid)
+            }
+            store::FileResult::Failed(why) => format!("FAILED {}: {why}", file.path.display()),
+        };
+        progress.println(&line);
+    };
+    let options = store::StoreOptions {
+        request,
+        config,
+        jobs: jobs.max(1),
+        connect: &connect,
+        on_result: &on_result,
+        bytes_sent: Arc::clone(&sent),
+    };
+    let finished = AtomicBool::new(false);
+    let summary = std::thread::scope(|scope| {
+        if progress.is_drawn() {
+            scope.spawn(|| {
+                while !finished.load(Ordering::Relaxed) {
+                    progress.set_bytes(sent.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+        let summary = store::run(&scan.files, &options);
+        finished.store(true, Ordering::Relaxed);
+        summary
+    });
+    progress.finish();
+    let failed = summary.failed + scan.unusable.len();
+    let secs = summary.elapsed.as_secs_f64();
+    let mib = summary.bytes as f64 / (1024.0 * 1024.0);
+    out!(
+        "C-STORE to {}: {} stored, {} with warnings, {failed} failed, {} skipped; {mib:.1} MiB in {secs:.2} s ({:.1} MiB/s)",
+        scu.peer,
+        summary.stored,
+        summary.warnings,
+        scan.skipped.len(),
+        if secs > 0.0 { mib / secs } else { 0.0 }
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[allow(dead_code)]

@@ -524,3 +524,43 @@ fn sample_text_fits_its_value_representation() {
         check(&item, "worklist item");
     }
 }
+
+/// A key outside ASCII goes out in UTF-8 with Specific Character Set ISO_IR 192 (any
+/// Unicode key encodes); a character set the user gave is kept, and an ASCII query gets
+/// none.
+#[test]
+fn a_non_ascii_key_sets_the_character_set_to_utf8_unless_one_was_given() {
+    for (name, utf8) in [("MÜLLER*", "MÜLLER*"), ("山田*", "山田*")] {
+        let mut query = keys::default_worklist_query();
+        keys::apply_keys(&mut query, &[format!("PatientName={name}")]).expect("keys");
+        assert!(keys::set_character_set(&mut query), "{name}");
+        let charset = query
+            .get(tags::SPECIFIC_CHARACTER_SET)
+            .and_then(|e| e.to_str().ok());
+        assert_eq!(charset.as_deref(), Some("ISO_IR 192"));
+        let bytes = dataset::encode(&query, uids::EXPLICIT_VR_LITTLE_ENDIAN.as_str())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            bytes.windows(utf8.len()).any(|w| w == utf8.as_bytes()),
+            "{name} is in the data set in UTF-8"
+        );
+    }
+    // Latin-1, as the user asked: MÜLLER with Ü as 0xDC.
+    let mut query = keys::default_worklist_query();
+    keys::apply_keys(
+        &mut query,
+        &[
+            "SpecificCharacterSet=ISO_IR 100".into(),
+            "PatientName=MÜLLER*".into(),
+        ],
+    )
+    .expect("keys");
+    assert!(!keys::set_character_set(&mut query));
+    let bytes = dataset::encode(&query, uids::EXPLICIT_VR_LITTLE_ENDIAN.as_str()).expect("Latin-1");
+    assert!(bytes.windows(7).any(|w| w == b"M\xDCLLER*"));
+    // ASCII: no character set.
+    let mut query = keys::default_worklist_query();
+    keys::apply_keys(&mut query, &["PatientName=DOE*".into()]).expect("keys");
+    assert!(!keys::set_character_set(&mut query));
+    assert!(query.get(tags::SPECIFIC_CHARACTER_SET).is_none());
+}

@@ -13,9 +13,8 @@
 //! and with `TCP_NODELAY=1`, without which Debian's DCMTK leaves Nagle's algorithm on.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -27,55 +26,8 @@ use serde_json::Value;
 mod support;
 use support::*;
 
-const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
-
 // ---------------------------------------------------------------------------------------
 // Running peers
-
-/// Whether the interop tests are to run; says so when not.
-fn enabled(test: &str) -> bool {
-    if std::env::var("DICOMWIRE_INTEROP").as_deref() == Ok("1") {
-        TEST_DEADLINE.set(Some(Instant::now() + TEST_BUDGET));
-        true
-    } else {
-        println!("{test}: not run; set DICOMWIRE_INTEROP=1 to run the interop tests");
-        false
-    }
-}
-
-/// The path of a DCMTK tool; panics when it is not installed.
-fn dcmtk(tool: &str) -> PathBuf {
-    let path = Path::new("/usr/bin").join(tool);
-    assert!(
-        path.is_file(),
-        "DICOMWIRE_INTEROP=1 but DCMTK's {} is missing (apt-get install dcmtk)",
-        path.display()
-    );
-    path
-}
-
-/// A DCMTK command with Nagle's algorithm off.
-fn dcmtk_command(tool: &str) -> Command {
-    let mut command = Command::new(dcmtk(tool));
-    command.env("TCP_NODELAY", "1");
-    command
-}
-
-/// `python3` with pynetdicom; panics when either is missing.
-fn python(script: &str) -> Command {
-    let check = run(
-        "python3 -c 'import pynetdicom'",
-        Command::new("python3").args(["-c", "import pynetdicom"]),
-    );
-    assert!(
-        check.status.success(),
-        "DICOMWIRE_INTEROP=1 but python3 with pynetdicom is missing (pip install pynetdicom): {}",
-        check.stderr
-    );
-    let mut command = Command::new("python3");
-    command.arg(Path::new(SCRIPTS).join(script));
-    command
-}
 
 /// `pyscp.py` on a free port, serving `worklist` and `hanging` (directories), with
 /// `extra` arguments; returns the guard and the port.

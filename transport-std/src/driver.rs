@@ -104,6 +104,10 @@ impl<S: Session> Driver<S> {
     pub(crate) fn drain(&mut self) {
         loop {
             let now = Instant::now();
+            // A batch written is progress: the session may have more for the socket (a
+            // large data set goes out WRITE_BATCH at a time), so the loop goes round
+            // again rather than wait for input the peer will not send until it has all.
+            let mut moved = false;
             for link in self.session.links() {
                 let Some((stream, wire)) = self.sockets.get_mut(&link) else {
                     continue;
@@ -113,13 +117,14 @@ impl<S: Session> Driver<S> {
                         .session
                         .poll_transmit(now, link, &mut wire.out)
                         .is_some()
-                {}
+                {
+                    moved = true;
+                }
                 if wire.write(stream, self.session.poll_timeout()).is_err() {
                     wire.out.clear();
                     self.session.handle_transport_closed(now, link);
                 }
             }
-            let mut moved = false;
             while let Some(connect) = self.session.poll_connect() {
                 moved = true;
                 let until = self.session.poll_timeout().unwrap_or(now + MAX_BLOCK);
@@ -209,5 +214,105 @@ impl<S: Session> Driver<S> {
             }
             Err(_) => Some((LinkId::MAIN, None)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    use dicomwire::session::{Connect, SessionMisuse};
+    use dicomwire::ul::SendQueue;
+
+    use super::*;
+
+    /// A session with `left` bytes to send on its main link and nothing else to do.
+    struct Talker {
+        left: usize,
+    }
+
+    impl Session for Talker {
+        type Event = ();
+        fn handle_input(
+            &mut self,
+            _: Instant,
+            _: LinkId,
+            _: &Bytes,
+        ) -> Result<usize, SessionMisuse> {
+            Ok(0)
+        }
+        fn handle_transport_connected(
+            &mut self,
+            _: Instant,
+            _: LinkId,
+        ) -> Result<(), SessionMisuse> {
+            Ok(())
+        }
+        fn handle_transport_connect_failed(&mut self, _: Instant, _: LinkId, _: std::io::Error) {}
+        fn handle_transport_closed(&mut self, _: Instant, _: LinkId) {
+            self.left = 0;
+        }
+        fn handle_timeout(&mut self, _: Instant) {}
+        fn shutdown(&mut self, _: Instant) {}
+        fn poll_transmit(&mut self, _: Instant, _: LinkId, out: &mut SendQueue) -> Option<usize> {
+            let n = self.left.min(64 * 1024);
+            self.left -= n;
+            (n > 0).then(|| {
+                out.push(Bytes::from(vec![0x5A; n]));
+                n
+            })
+        }
+        fn poll_connect(&mut self) -> Option<Connect> {
+            None
+        }
+        fn poll_close(&mut self) -> Option<LinkId> {
+            None
+        }
+        fn poll_event(&mut self) -> Option<()> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+        fn wants_read(&self, _: LinkId) -> bool {
+            true
+        }
+        fn links(&self) -> Vec<LinkId> {
+            vec![LinkId::MAIN]
+        }
+        fn is_finished(&self) -> bool {
+            false
+        }
+    }
+
+    /// Everything the session has goes out in one drain, batch after batch, though the
+    /// peer sends nothing back (it waits for the whole message, as a C-STORE SCP waits
+    /// for the whole data set before it answers).
+    #[test]
+    fn one_drain_sends_every_batch_without_waiting_for_input() {
+        const TOTAL: usize = 2 * 1024 * 1024;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (stream, _) = listener.accept().expect("accept");
+        let reader = std::thread::spawn(move || {
+            let mut peer = peer;
+            peer.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            let mut got = 0;
+            let mut buf = vec![0; 64 * 1024];
+            while got < TOTAL {
+                match peer.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got += n,
+                }
+            }
+            got
+        });
+        let mut driver = Driver::new(Talker { left: TOTAL }, stream);
+        driver.drain();
+        assert_eq!(driver.session.left, 0, "the session was drained whole");
+        drop(driver);
+        assert_eq!(reader.join().expect("reader"), TOTAL);
     }
 }

@@ -6,6 +6,7 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -296,4 +297,72 @@ pub fn padded_protocols(sizes: &[usize]) -> Vec<(String, Vec<u8>)> {
             (uid, file)
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Interop peers
+
+/// Where the pynetdicom scripts of the interop tests are.
+pub const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+
+/// Whether the interop tests are to run; says so when not.
+pub fn enabled(test: &str) -> bool {
+    if std::env::var("DICOMWIRE_INTEROP").as_deref() == Ok("1") {
+        TEST_DEADLINE.set(Some(Instant::now() + TEST_BUDGET));
+        true
+    } else {
+        println!("{test}: not run; set DICOMWIRE_INTEROP=1 to run the interop tests");
+        false
+    }
+}
+
+/// The path of a DCMTK tool; panics when it is not installed.
+pub fn dcmtk(tool: &str) -> PathBuf {
+    let path = Path::new("/usr/bin").join(tool);
+    assert!(
+        path.is_file(),
+        "DICOMWIRE_INTEROP=1 but DCMTK's {} is missing (apt-get install dcmtk)",
+        path.display()
+    );
+    path
+}
+
+/// A DCMTK command with Nagle's algorithm off.
+pub fn dcmtk_command(tool: &str) -> Command {
+    let mut command = Command::new(dcmtk(tool));
+    command.env("TCP_NODELAY", "1");
+    command
+}
+
+/// `python3` with pynetdicom; panics when either is missing.
+pub fn python(script: &str) -> Command {
+    let check = run(
+        "python3 -c 'import pynetdicom'",
+        Command::new("python3").args(["-c", "import pynetdicom"]),
+    );
+    assert!(
+        check.status.success(),
+        "DICOMWIRE_INTEROP=1 but python3 with pynetdicom is missing (pip install pynetdicom): {}",
+        check.stderr
+    );
+    let mut command = Command::new("python3");
+    command.arg(Path::new(SCRIPTS).join(script));
+    command
+}
+
+/// `python3 -m pynetdicom APP`: one of pynetdicom's bundled applications (`storescu`,
+/// `storescp`, ...); panics when pynetdicom is missing.
+pub fn python_module(app: &str) -> Command {
+    let check = run(
+        "python3 -c 'import pynetdicom'",
+        Command::new("python3").args(["-c", "import pynetdicom"]),
+    );
+    assert!(
+        check.status.success(),
+        "DICOMWIRE_INTEROP=1 but python3 with pynetdicom is missing (pip install pynetdicom): {}",
+        check.stderr
+    );
+    let mut command = Command::new("python3");
+    command.args(["-m", "pynetdicom", app]);
+    command
 }
