@@ -467,29 +467,13 @@ fn no_common_protocol_version_is_reported_on_both_ends() {
     }
 }
 
-/// A TLS 1.1 ClientHello as TLS 1.0 and 1.1 clients send it (`openssl s_client -tls1_1`
-/// among them): client_version 3.2, two suites, no extensions, so no
-/// signature_algorithms, which rustls looks for before the version.
-const TLS11_CLIENT_HELLO: &str = concat!(
-    "160301002f",   // a handshake record, TLS 1.0, 47 bytes
-    "0100002b0302", // ClientHello, 43 bytes, client_version TLS 1.1
-    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", // random
-    "00",           // no session id
-    "0004c013002f", // ECDHE-RSA-AES128-SHA, AES128-SHA
-    "0100",         // null compression; no extensions
-);
-
 #[test]
 fn a_tls11_client_is_no_common_protocol_version() {
     let s = setup();
     let mut server =
         TlsLayer::server(&s.pki.server_config(&s.server, ClientAuth::Required)).unwrap();
-    let hello: Vec<u8> = (0..TLS11_CLIENT_HELLO.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&TLS11_CLIENT_HELLO[i..i + 2], 16).unwrap())
-        .collect();
     assert_eq!(
-        server.handle_ciphertext(&hello),
+        server.handle_ciphertext(&common::unhex(common::TLS11_CLIENT_HELLO)),
         Err(TlsFailure::NoCommonProtocolVersion)
     );
     // The client hears why: a fatal alert.
