@@ -243,6 +243,13 @@ pub fn serve_listeners(transport: &str, args: &[&str]) -> (Peer, Vec<(u16, bool)
     (peer, listeners)
 }
 
+/// [`serve_plain_and_tls`] on the transport `DICOMWIRE_SERVE_TRANSPORT` picks (as
+/// [`serve`]).
+pub fn serve_tls(args: &[&str]) -> (Peer, u16, u16) {
+    let transport = std::env::var("DICOMWIRE_SERVE_TRANSPORT").unwrap_or_else(|_| "mio".into());
+    serve_plain_and_tls(&transport, args)
+}
+
 /// `dicomwire serve --transport TRANSPORT` on a plain and a TLS listener (both on ports
 /// of its choosing) with `args`: the guard, the plain port and the TLS port.
 pub fn serve_plain_and_tls(transport: &str, args: &[&str]) -> (Peer, u16, u16) {
