@@ -398,6 +398,44 @@ def serve(name, transport, extra, p=None):
                                   "--max-associations", "256", *extra), p)
 
 
+def tls_files(who):
+    """`who`'s certificate and key, and the CA (bench/run makes them with openssl)."""
+    return (f"{ARGS.pki}/{who}.pem", f"{ARGS.pki}/{who}-key.pem", f"{ARGS.pki}/ca.pem")
+
+
+def dicomwire_tls(who):
+    """dicomwire's --tls-cert/--tls-key/--tls-ca flags for `who` (server or client)."""
+    cert, key, ca = tls_files(who)
+    return ["--tls-cert", cert, "--tls-key", key, "--tls-ca", ca]
+
+
+def dcmtk_tls(who):
+    """DCMTK's +tls KEY CERT +cf CA for `who`."""
+    cert, key, ca = tls_files(who)
+    return ["+tls", key, cert, "+cf", ca]
+
+
+def serve_tls(name, transport, extra, p=None):
+    """`dicomwire serve` on a TLS listener only, client certificates required."""
+    p = p or port()
+    return Server(name, dicomwire("serve", "--tls-bind", f"127.0.0.1:{p}", "--transport", transport,
+                                  "--max-associations", "256", *dicomwire_tls("server"), *extra), p)
+
+
+def tls_cost_table(title, pairs, rate_of, unit, notes=()):
+    """Each TLS contender beside its plain counterpart: `rate_of(contender)` of both (in
+    `unit`, higher is better) and the time over TLS as a multiple of the time in plain."""
+    rows = []
+    for plain, tls in pairs:
+        p, t = rate_of(plain), rate_of(tls)
+        rows.append([tls.name, fmt(p, 1), fmt(t, 1), f"{p / t:.2f}×" if p and t else "–",
+                     fmt(plain.median("client_cpu")), fmt(tls.median("client_cpu")),
+                     fmt(plain.median("server_cpu")), fmt(tls.median("server_cpu"))])
+    table(title, ["over TLS", f"plain {unit}", f"TLS {unit}", "TLS time ÷ plain",
+                  "client CPU s plain", "client CPU s TLS", "server CPU s plain",
+                  "server CPU s TLS"], rows, notes)
+
+
 WORKLIST_KEYS = ["PatientName", "PatientID", "AccessionNumber",
                  "ScheduledProcedureStepSequence[0].Modality",
                  "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate",
@@ -512,13 +550,22 @@ def retrieve_group(count, size, name, ct_name):
                                   f"PYSTORE=127.0.0.1:{py_store_port}"),
                    py_port, env=pyenv, stdin_pipe=True)
     qrscp = dcmqrscp(ct, port())
-    servers = [mio, std, dest, dw_storescp, storescp, qrscp, pyscp]
+    tls_mio = serve_tls("dicomwire serve --tls mio", "mio", ["--hanging-protocols", hp, "--max-pdu", pdu])
+    tls_std = serve_tls("dicomwire serve --tls std", "std", ["--hanging-protocols", hp, "--max-pdu", pdu])
+    tls_store_port = port()
+    storescp_tls = Server("storescp +tls", ["/usr/bin/storescp", "--max-pdu", pdu, *dcmtk_store_config(),
+                                            *dcmtk_tls("server"), "-aet", "STORESCP", "-od",
+                                            storescp_out, str(tls_store_port)],
+                          tls_store_port, env=DCMTK_ENV)
+    servers = [mio, std, dest, dw_storescp, storescp, qrscp, pyscp, tls_mio, tls_std, storescp_tls]
     for s in servers:
         s.start()
 
-    def dw_get(server):
+    def dw_get(server, tls=()):
         return dicomwire("get", "hanging-protocol", f"127.0.0.1:{server.port}", "--max-pdu", pdu,
-                         "-k", f"SOPInstanceUID={uids}", "--out", get_out)
+                         "-k", f"SOPInstanceUID={uids}", "--out", get_out, *tls)
+
+    client_tls = ["--tls", *dicomwire_tls("client")]
 
     def dw_move(server, dest_ae):
         return dicomwire("move", "hanging-protocol", f"127.0.0.1:{server.port}", "--dest", dest_ae,
@@ -567,6 +614,15 @@ def retrieve_group(count, size, name, ct_name):
         Contender("pynetdicom get ← dicomwire serve (mio)",
                   peers("pyscu.py", "get", "127.0.0.1", str(mio.port), *uid_args),
                   [mio], env=pyenv, check=json_done("received", count)),
+        Contender("dicomwire get --tls ← dicomwire serve --tls (mio)", dw_get(tls_mio, client_tls),
+                  [tls_mio], check=got, reset=emptied(get_out)),
+        Contender("dicomwire get --tls ← dicomwire serve --tls (std)", dw_get(tls_std, client_tls),
+                  [tls_std], check=got, reset=emptied(get_out)),
+        Contender("DCMTK storescu +tls → storescp +tls (C-STORE)",
+                  ["/usr/bin/storescu", "--max-pdu", pdu, *dcmtk_store_config(), *dcmtk_tls("client"),
+                   "-aec", "STORESCP", "127.0.0.1", str(tls_store_port), *files],
+                  [storescp_tls], env=DCMTK_ENV, check=storescp_count(storescp_out, count),
+                  reset=emptied(storescp_out)),
     ]
     runs = ARGS.runs
     log(f"== retrieve {count} × {size}, {runs} runs")
@@ -588,7 +644,19 @@ def retrieve_group(count, size, name, ct_name):
                "DCMTK getscu ← dcmqrscp retrieves (Study Root, STUDY level) CT images whose data "
                "sets are as long as the hanging protocols' (`dicomwire-bench gen-ct`), indexed by "
                "dcmqridx beforehand; dcmqrscp forks a child per association, counted in its "
-               "server CPU."])
+               "server CPU.",
+               "The TLS rows use RSA 2048 certificates on both ends (mutual authentication); "
+               "dicomwire negotiates TLS 1.3 with itself and with DCMTK 3.6.7."])
+    by_name = {c.name: c for c in contenders}
+    pairs = [(by_name[p], by_name[t]) for p, t in [
+        ("dicomwire get ← dicomwire serve (mio)", "dicomwire get --tls ← dicomwire serve --tls (mio)"),
+        ("dicomwire get ← dicomwire serve (std)", "dicomwire get --tls ← dicomwire serve --tls (std)"),
+        ("DCMTK storescu → storescp (C-STORE)", "DCMTK storescu +tls → storescp +tls (C-STORE)"),
+    ]]
+    tls_cost_table(f"The cost of TLS: retrieve {count} × {size}, max PDU {ARGS.max_pdu:,}", pairs,
+                   lambda c: total / 1e6 / c.median("wall"), "MB/s",
+                   notes=["Medians of the same runs as the table above; each TLS row beside the "
+                          "same transfer in plain."])
 
 
 def assoc_group():
@@ -606,14 +674,22 @@ def assoc_group():
     pp = port()
     pyscp = Server("pyscp", peers("pyscp.py", str(pp), "--worklist", f"{ARGS.data}/empty",
                                   "--hanging-protocols", f"{ARGS.data}/empty"), pp, stdin_pipe=True)
-    servers = [mio, std, storescp, wlmscpfs, pyscp]
+    tls_mio = serve_tls("dicomwire serve --tls mio", "mio", [])
+    tls_std = serve_tls("dicomwire serve --tls std", "std", [])
+    tsp = port()
+    storescp_tls = Server("storescp +tls", ["/usr/bin/storescp", *dcmtk_tls("server"), "-od",
+                                            f"{ARGS.scratch}", str(tsp)], tsp, env=DCMTK_ENV)
+    servers = [mio, std, storescp, wlmscpfs, pyscp, tls_mio, tls_std, storescp_tls]
     for s in servers:
         s.start()
+    _, _, ca = tls_files("client")
+    client_tls = ["--tls-ca", ca, "--tls-cert", tls_files("client")[0], "--tls-key",
+                  tls_files("client")[1]]
     groups = {}
     for parallel in (1, 8):
-        def client(server, n, aec="ANY-SCP"):
+        def client(server, n, aec="ANY-SCP", tls=()):
             return bench_bin("assoc", f"127.0.0.1:{server.port}", "--aec", aec, "--count", str(n),
-                             "--parallel", str(parallel))
+                             "--parallel", str(parallel), *tls)
         parse = json.loads
         contenders = [
             Contender("dicomwire serve (mio)", client(mio, counts["dicomwire"]), [mio], parse=parse),
@@ -625,6 +701,13 @@ def assoc_group():
             Contender("pynetdicom SCU → pynetdicom SCP (its own client)",
                       peers("echo-loop", "127.0.0.1", str(pp), str(counts["py"]), str(parallel)),
                       [pyscp], parse=parse),
+            Contender("dicomwire serve --tls (mio), full handshake",
+                      client(tls_mio, counts["dicomwire"], tls=client_tls), [tls_mio], parse=parse),
+            Contender("dicomwire serve --tls (std), full handshake",
+                      client(tls_std, counts["dicomwire"], tls=client_tls), [tls_std], parse=parse),
+            Contender("DCMTK storescp +tls, full handshake",
+                      client(storescp_tls, counts["dcmtk"], tls=client_tls), [storescp_tls],
+                      parse=parse),
         ]
         if parallel == 1:
             contenders.append(Contender(
@@ -655,7 +738,20 @@ def assoc_group():
                      f"{parallel} thread(s)), {counts['dicomwire']} associations against "
                      f"dicomwire, {counts['dcmtk']} against DCMTK, {counts['py']} against "
                      "pynetdicom, per run; medians of runs. Server CPU has 10 ms resolution "
-                     "(/proc ticks)."])
+                     "(/proc ticks). The TLS rows: the same client with `--tls-ca/--tls-cert/"
+                     "--tls-key`, a fresh client configuration per association (no session "
+                     "resumption: every one a full handshake, mutual authentication, RSA 2048)."])
+    for parallel, contenders in groups.items():
+        by_name = {c.name: c for c in contenders}
+        pairs = [(by_name[p], by_name[t]) for p, t in [
+            ("dicomwire serve (mio)", "dicomwire serve --tls (mio), full handshake"),
+            ("dicomwire serve (std)", "dicomwire serve --tls (std), full handshake"),
+            ("DCMTK storescp", "DCMTK storescp +tls, full handshake"),
+        ]]
+        tls_cost_table(f"The cost of TLS: associations per second, {parallel} client thread(s)",
+                       pairs, lambda c: statistics.median(s["per_s"] for s in c.samples), "assoc/s",
+                       notes=["Medians of the same runs as the table above; client and server CPU "
+                              "are per run (all its associations)."])
 
 
 def concurrency_group():
@@ -718,6 +814,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--commit", default="")
     parser.add_argument("--only", default="find,retrieve,assoc,concurrency")
+    parser.add_argument("--pki", required=True, help="the TLS rows' certificates (bench/run makes them)")
     ARGS = parser.parse_args()
     # Measure what a user runs: with RUST_BACKTRACE set, every end-of-data error inside
     # dicom-parser (snafu) captures a backtrace, which doubled the find client's CPU.

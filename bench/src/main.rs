@@ -13,8 +13,10 @@
 //!   long as `gen-hp`'s for the same `BYTES`, so that the retrieve rows move the same
 //!   bytes. Their SOP Instance UIDs go to `DIR.uids`, the Study Instance UID to
 //!   `DIR.study`.
-//! - `assoc HOST:PORT --count N --parallel P`: N associations, each opened, one C-ECHO,
-//!   released, from P threads; one process, so that process start-up is not measured.
+//! - `assoc HOST:PORT --count N --parallel P [--tls-ca PEM [--tls-cert PEM --tls-key
+//!   PEM]]`: N associations, each opened, one C-ECHO, released, from P threads; one
+//!   process, so that process start-up is not measured. With `--tls-ca`, over TLS, each
+//!   with a full handshake (a client configuration of its own, so no session to resume).
 //! - `hold HOST:PORT --count N --server-pid PID`: N associations held open at once; the
 //!   server's RSS before, while held and after, and the latency of a C-ECHO on held
 //!   associations.
@@ -38,6 +40,7 @@ use dicomwire::service::{dataset, uids};
 use dicomwire::ul::AssociationConfig;
 use dicomwire_cli::{files, sample};
 use dicomwire_std::Client;
+use dicomwire_tls::TlsClientConfig;
 
 #[derive(Parser, Debug)]
 #[command(name = "dicomwire-bench", about = "Helpers for bench/run")]
@@ -92,6 +95,8 @@ enum Command {
         /// Client threads.
         #[arg(long, default_value_t = 1)]
         parallel: usize,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Hold N associations open at once and probe C-ECHO latency while they are held.
     Hold {
@@ -121,6 +126,60 @@ enum Command {
     },
 }
 
+/// `assoc` over TLS.
+#[derive(clap::Args, Debug)]
+struct TlsArgs {
+    /// Connect over TLS, trusting the CA certificate(s) in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// Our certificate (PEM), for servers that require one.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The name the server's certificate must hold [default: the host of HOST:PORT].
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    tls_server_name: Option<String>,
+}
+
+/// What `assoc` needs to open TLS associations: the PEM bytes (each association builds
+/// its own configuration from them, so that none resumes another's session) and the name
+/// to expect.
+struct Tls {
+    ca: Vec<u8>,
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    server_name: String,
+}
+
+impl Tls {
+    fn from_args(args: &TlsArgs, peer: &str) -> Result<Option<Self>, String> {
+        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        let Some(ca) = &args.tls_ca else {
+            return Ok(None);
+        };
+        let identity = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+            _ => None,
+        };
+        let host = peer.rsplit_once(':').map_or(peer, |(host, _)| host);
+        Ok(Some(Self {
+            ca: read(ca)?,
+            identity,
+            server_name: args
+                .tls_server_name
+                .clone()
+                .unwrap_or_else(|| host.to_owned()),
+        }))
+    }
+
+    /// A fresh client configuration: an empty session cache, so a full handshake.
+    fn config(&self) -> Result<TlsClientConfig, String> {
+        let identity = self.identity.as_ref().map(|(c, k)| (&c[..], &k[..]));
+        TlsClientConfig::new(&self.ca, identity).map_err(|e| e.to_string())
+    }
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::GenWorklist { dir, count } => gen_worklist(&dir, count),
@@ -131,7 +190,9 @@ fn main() -> ExitCode {
             aec,
             count,
             parallel,
-        } => assoc(&peer, &aec, count, parallel),
+            tls,
+        } => Tls::from_args(&tls, &peer)
+            .and_then(|tls| assoc(&peer, &aec, count, parallel, tls.as_ref())),
         Command::Hold {
             peer,
             count,
@@ -361,12 +422,22 @@ fn options() -> AssociationConfig {
 }
 
 fn open(addr: SocketAddr, aec: &str) -> Result<Client, String> {
+    open_with(addr, aec, None)
+}
+
+fn open_with(addr: SocketAddr, aec: &str, tls: Option<&Tls>) -> Result<Client, String> {
     let request = association_request(
         AeTitle::new("BENCH-SCU").map_err(|e| e.to_string())?,
         AeTitle::new(aec).map_err(|e| format!("{aec}: {e}"))?,
         &[ScuService::Verification],
     );
-    Client::connect(addr, request, options()).map_err(|e| format!("associate: {e}"))
+    match tls {
+        Some(tls) => {
+            Client::connect_tls(addr, request, options(), &tls.config()?, &tls.server_name)
+        }
+        None => Client::connect(addr, request, options()),
+    }
+    .map_err(|e| format!("associate: {e}"))
 }
 
 fn echo(client: &mut Client) -> Result<(), String> {
@@ -379,9 +450,9 @@ fn echo(client: &mut Client) -> Result<(), String> {
 }
 
 /// One association: open, C-ECHO, release.
-fn echo_association(addr: SocketAddr, aec: &str) -> Result<Duration, String> {
+fn echo_association(addr: SocketAddr, aec: &str, tls: Option<&Tls>) -> Result<Duration, String> {
     let start = Instant::now();
-    let mut client = open(addr, aec)?;
+    let mut client = open_with(addr, aec, tls)?;
     echo(&mut client)?;
     client.release().map_err(|e| format!("release: {e}"))?;
     Ok(start.elapsed())
@@ -397,7 +468,13 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[at.min(last)].as_secs_f64() * 1e3
 }
 
-fn assoc(peer: &str, aec: &str, count: usize, parallel: usize) -> Result<(), String> {
+fn assoc(
+    peer: &str,
+    aec: &str,
+    count: usize,
+    parallel: usize,
+    tls: Option<&Tls>,
+) -> Result<(), String> {
     let addr = resolve(peer)?;
     let parallel = parallel.max(1);
     let start = Instant::now();
@@ -407,7 +484,7 @@ fn assoc(peer: &str, aec: &str, count: usize, parallel: usize) -> Result<(), Str
                 let n = count / parallel + usize::from(t < count % parallel);
                 s.spawn(move || {
                     (0..n)
-                        .map(|_| echo_association(addr, aec))
+                        .map(|_| echo_association(addr, aec, tls))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -486,7 +563,7 @@ fn hold(
     }
     latencies.sort();
     // A new association while the others are held.
-    let fresh = echo_association(addr, "ANY-SCP")?;
+    let fresh = echo_association(addr, "ANY-SCP", None)?;
     let start = Instant::now();
     let mut chunks: Vec<Vec<Client>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, c) in clients.into_iter().enumerate() {

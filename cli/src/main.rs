@@ -1,7 +1,9 @@
-//! `dicomwire`: a worklist and hanging-protocol SCP (`serve`) and the SCU commands `echo`,
-//! `find`, `get` and `move`, over the blocking transport; and `replay` of captures.
+//! `dicomwire`: a worklist and hanging-protocol SCP (`serve`, on the mio, std or tokio
+//! transport, plain and over TLS) and the SCU commands `echo`, `find`, `get` and `move`,
+//! over the blocking transport (with `--tls`, over TLS); and `replay` of captures.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,8 +24,9 @@ use dicomwire::ul::{
     AcceptorPolicy, AssociationConfig, AssociationRequest, RolePolicy, SupportedSyntax,
 };
 use dicomwire_cli::{files, json, keys, progress, sample, store};
-use dicomwire_mio::MioServer;
+use dicomwire_mio::EventLoop;
 use dicomwire_std::{Client, Server};
+use dicomwire_tls::{ClientAuth, ServerTls, TlsClientConfig, TlsServerConfig};
 
 /// Prints a line to stdout; a closed stdout (`| head`) ends the program quietly.
 macro_rules! out {
@@ -158,9 +161,12 @@ enum TransportKind {
 
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:11112")]
-    bind: String,
+    /// Address to listen on for plain DICOM [default: 127.0.0.1:11112, unless --tls-bind
+    /// is given alone].
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    #[command(flatten)]
+    tls: ServeTlsArgs,
     /// Our AE title.
     #[arg(long, default_value = "DICOMWIRE")]
     ae_title: String,
@@ -175,19 +181,22 @@ struct ServeArgs {
     /// atomically.
     #[arg(long)]
     store: Option<PathBuf>,
-    /// A C-MOVE destination, AE=HOST:PORT (repeatable).
-    #[arg(long = "move-destination")]
+    /// A C-MOVE destination, AE=HOST:PORT, or AE=tls://HOST:PORT for one reached over TLS
+    /// (its certificate checked against --tls-ca and HOST; we present --tls-cert when it
+    /// asks). Repeatable.
+    #[arg(long = "move-destination", value_name = "AE=[tls://]HOST:PORT")]
     move_destinations: Vec<String>,
     /// The transport.
     #[arg(long, value_enum, default_value = "mio")]
     transport: TransportKind,
-    /// The most associations at once.
+    /// The most associations at once (on each listener).
     #[arg(long, default_value_t = 64)]
     max_associations: usize,
     /// Reject associations not called by our AE title.
     #[arg(long)]
     require_called_ae: bool,
-    /// ARTIM timeout in seconds.
+    /// ARTIM timeout in seconds: the most a new connection may take to send its
+    /// A-ASSOCIATE-RQ, TLS handshake included.
     #[arg(long, default_value_t = 30)]
     artim_timeout: u64,
     /// End an association idle this many seconds (nothing outstanding, nothing
@@ -201,6 +210,63 @@ struct ServeArgs {
     /// The largest P-DATA-TF we accept (announced to peers).
     #[arg(long, default_value_t = dicomwire::pdu::DEFAULT_MAX_PDU_LENGTH)]
     max_pdu: u32,
+}
+
+/// `serve`'s TLS flags (DICOM's secure transport, PS3.15 B.12: TLS 1.3 or 1.2).
+#[derive(clap::Args, Debug)]
+struct ServeTlsArgs {
+    /// Address to listen on for DICOM over TLS (conventionally port 2762), beside the
+    /// --bind listener or, without --bind, instead of it. Needs --tls-cert, --tls-key and
+    /// --tls-ca.
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key", "tls_ca"])]
+    tls_bind: Option<String>,
+    /// Our certificate chain (PEM: ours first, then any intermediates), presented to TLS
+    /// clients and to tls:// move destinations that ask for one.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM, unencrypted).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA certificate(s) (PEM) we trust: for client certificates on --tls-bind, and
+    /// for the certificates of tls:// move destinations.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// Whether TLS clients must present a certificate signed by --tls-ca (mutual
+    /// authentication, as IHE ATNA requires) [default: required].
+    #[arg(long, value_enum, value_name = "WHEN", requires = "tls_bind")]
+    tls_client_auth: Option<ClientAuthArg>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientAuthArg {
+    /// Every client must present a certificate signed by --tls-ca.
+    Required,
+    /// A client may present a certificate (then it is verified) or none.
+    Optional,
+}
+
+/// The SCU commands' TLS flags.
+#[derive(clap::Args, Debug)]
+struct ScuTlsArgs {
+    /// Connect over TLS (DICOM's secure transport, PS3.15 B.12: TLS 1.3 or 1.2), checking
+    /// the server's certificate against --tls-ca and its name.
+    #[arg(long, requires = "tls_ca")]
+    tls: bool,
+    /// The CA certificate(s) (PEM) that the server's certificate must be signed by.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    tls_ca: Option<PathBuf>,
+    /// Our certificate chain (PEM), presented when the server asks for one (mutual
+    /// authentication).
+    #[arg(long, value_name = "PEM", requires_all = ["tls", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM, unencrypted).
+    #[arg(long, value_name = "PEM", requires_all = ["tls", "tls_cert"])]
+    tls_key: Option<PathBuf>,
+    /// The name the server's certificate must hold (a DNS name or an IP address)
+    /// [default: the host part of HOST:PORT]: for dialling an address while expecting
+    /// a name.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    tls_server_name: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -220,6 +286,8 @@ struct ScuArgs {
     /// a PDU takes longer. 0: never.
     #[arg(long, default_value_t = 60)]
     idle_timeout: u64,
+    #[command(flatten)]
+    tls: ScuTlsArgs,
 }
 
 /// `SECS` of a timeout flag, 0 meaning none.
@@ -229,7 +297,11 @@ fn optional_seconds(secs: u64) -> Option<Duration> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let clients = matches!(
+        cli.command,
+        Command::Echo(_) | Command::Find { .. } | Command::Get { .. } | Command::Move { .. }
+    );
+    init_logging(cli.verbose, clients);
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Echo(scu) => echo(&scu),
@@ -280,20 +352,61 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info,dicomwire=debug,dicomwire_std=debug",
+/// `clients`: an SCU command, whose error line gives the TLS failure (see
+/// [`TlsFailureCapture`]), so that at the default level the layer's own warning about it
+/// is not printed as well.
+fn init_logging(verbose: u8, clients: bool) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::{FilterExt as _, Targets, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let default = match (verbose, clients) {
+        (0, false) => "warn",
+        (0, true) => "warn,dicomwire_tls::secured=error",
+        (1, _) => "info,dicomwire=debug,dicomwire_std=debug,dicomwire_tls=debug",
         _ => "debug,dicomwire=trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DICOMWIRE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+        // The association span at every level, so that a warning names its peer.
+        .or(filter_fn(|meta| meta.is_span() && meta.name() == "assoc"));
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
+        .with_filter(filter);
+    let capture = TlsFailureCapture
+        .with_filter(Targets::new().with_target("dicomwire_tls::secured", tracing::Level::WARN));
+    let _ = tracing_subscriber::registry()
+        .with(output)
+        .with(capture)
         .try_init();
+}
+
+/// The first TLS failure of this process, as the TLS layer logged it.
+static TLS_FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps the `failure` of the TLS layer's "TLS failed" warning: the transports report a
+/// TLS failure to the SCU only as its connection closing, and the failure says what to
+/// fix.
+struct TlsFailureCapture;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TlsFailureCapture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Failure(Option<String>);
+        impl tracing::field::Visit for Failure {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "failure" {
+                    self.0 = Some(format!("{value:?}"));
+                }
+            }
+        }
+        let mut failure = Failure(None);
+        event.record(&mut failure);
+        if let (Some(failure), Ok(mut first)) = (failure.0, TLS_FAILURE.lock()) {
+            first.get_or_insert(failure);
+        }
+    }
 }
 
 fn ae(title: &str, what: &str) -> Result<AeTitle, String> {
@@ -386,25 +499,84 @@ impl StoreSink for FileSink {
 }
 
 fn parse_destination(spec: &str) -> Result<(String, Destination), String> {
-    let (ae_title, addr) = spec
-        .split_once('=')
-        .ok_or_else(|| format!("--move-destination {spec:?}: expected AE=HOST:PORT"))?;
-    let (host, port) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| format!("--move-destination {spec:?}: expected AE=HOST:PORT"))?;
+    let expected =
+        || format!("--move-destination {spec:?}: expected AE=HOST:PORT or AE=tls://HOST:PORT");
+    let (ae_title, addr) = spec.split_once('=').ok_or_else(expected)?;
+    let (tls, addr) = match addr.strip_prefix("tls://") {
+        Some(rest) => (true, rest),
+        None => (false, addr),
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(expected)?;
     let port: u16 = port
         .parse()
         .map_err(|_| format!("--move-destination {spec:?}: {port:?} is not a port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains('/') {
+        return Err(expected());
+    }
     ae(ae_title, "move destination")?;
-    Ok((
-        ae_title.trim().to_owned(),
-        Destination {
-            host: host.to_owned(),
-            port,
-            tls: false,
-        },
-    ))
+    let destination = if tls {
+        Destination::tls(host, port)
+    } else {
+        Destination::new(host, port)
+    };
+    Ok((ae_title.trim().to_owned(), destination))
+}
+
+/// The contents of the PEM file given to `flag`.
+fn read_pem(flag: &str, path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{flag} {}: cannot read it: {e}", path.display()))
+}
+
+/// How `serve`'s listeners use TLS: the TLS listener's configuration (with
+/// `--tls-bind`), and the one of C-MOVE sub-associations to tls:// destinations.
+fn serve_tls(
+    args: &ServeTlsArgs,
+    tls_destinations: bool,
+) -> Result<(ServerTls, ServerTls), String> {
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some((read_pem("--tls-cert", cert)?, read_pem("--tls-key", key)?))
+        }
+        _ => None,
+    };
+    let ca = args
+        .tls_ca
+        .as_deref()
+        .map(|ca| read_pem("--tls-ca", ca))
+        .transpose()?;
+    if ca.is_none() && tls_destinations {
+        return Err("a tls:// --move-destination needs --tls-ca (the CA that signs the destination's certificate)".into());
+    }
+    if args.tls_bind.is_none() && !tls_destinations && (identity.is_some() || ca.is_some()) {
+        return Err("--tls-cert, --tls-key and --tls-ca serve --tls-bind or tls:// move destinations; neither was given".into());
+    }
+    let moves = match (&ca, tls_destinations) {
+        (Some(ca), true) => {
+            let identity = identity.as_ref().map(|(c, k)| (&c[..], &k[..]));
+            Some(Arc::new(
+                TlsClientConfig::new(ca, identity).map_err(|e| e.to_string())?,
+            ))
+        }
+        _ => None,
+    };
+    let accept = match (&args.tls_bind, &identity, &ca) {
+        (Some(_), Some((cert, key)), Some(ca)) => {
+            let auth = match args.tls_client_auth {
+                Some(ClientAuthArg::Optional) => ClientAuth::Optional,
+                Some(ClientAuthArg::Required) | None => ClientAuth::Required,
+            };
+            Some(Arc::new(
+                TlsServerConfig::new(cert, key, ca, auth).map_err(|e| e.to_string())?,
+            ))
+        }
+        _ => None,
+    };
+    let plain = ServerTls {
+        accept: None,
+        moves: moves.clone(),
+    };
+    Ok((plain, ServerTls { accept, moves }))
 }
 
 fn load_worklist(dir: &Path) -> Vec<InMemDicomObject> {
@@ -526,10 +698,23 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         },
     ));
     let mut destinations = StaticDestinations::new();
+    let mut tls_destinations = false;
     for spec in &args.move_destinations {
         let (ae_title, dest) = parse_destination(spec)?;
+        tls_destinations |= dest.tls;
         destinations.insert(&ae_title, dest);
     }
+    let (plain_tls, tls) = serve_tls(&args.tls, tls_destinations)?;
+    // Without --tls-bind there is always a plain listener.
+    let listeners: Vec<(&str, ServerTls)> = match (&args.bind, &args.tls.tls_bind) {
+        (bind, Some(tls_bind)) => bind
+            .as_deref()
+            .map(|b| (b, plain_tls))
+            .into_iter()
+            .chain([(tls_bind.as_str(), tls)])
+            .collect(),
+        (bind, None) => vec![(bind.as_deref().unwrap_or(DEFAULT_BIND), plain_tls)],
+    };
     let ts = uids::uncompressed_transfer_syntaxes();
     let mut syntaxes = vec![
         SupportedSyntax::new(uids::VERIFICATION, ts.clone()),
@@ -588,49 +773,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         ..ScpConfig::new(Arc::new(policy), Arc::new(handlers))
     });
     // Every transport serves the same configuration; they differ in how they run.
-    /// The address bound, how to ask the server to stop, and how to run it.
-    type Bound = (
-        std::net::SocketAddr,
-        Box<dyn Fn() + Send>,
-        Box<dyn FnOnce() -> std::io::Result<()> + Send>,
-    );
-    let (addr, stop_server, run): Bound = match args.transport {
-        TransportKind::Std => {
-            let server = Server::bind(&args.bind, scp_config)
-                .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-            let handle = server.shutdown_handle();
-            (
-                server.local_addr(),
-                Box::new(move || handle.shutdown()),
-                Box::new(move || server.run()),
-            )
-        }
-        TransportKind::Mio => {
-            let server = MioServer::bind(&args.bind, scp_config)
-                .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-            let handle = server.shutdown_handle();
-            (
-                server.local_addr(),
-                Box::new(move || handle.shutdown()),
-                Box::new(move || server.run()),
-            )
-        }
-        TransportKind::Tokio => {
-            let server = dicomwire_tokio::Server::bind(&args.bind, scp_config)
-                .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-            let handle = server.shutdown_handle();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("tokio")
-                .build()
-                .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
-            (
-                server.local_addr(),
-                Box::new(move || handle.shutdown()),
-                Box::new(move || runtime.block_on(server.run())),
-            )
-        }
-    };
+    let (addrs, stop_server, run) = listen(args.transport, &listeners, &scp_config)?;
 
     // SIGINT / SIGTERM: stop accepting, finish or abort what is open. A second one exits
     // at once (the conditional handler runs first, and sees the flag the first set).
@@ -670,8 +813,23 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         Some(d) => format!("{what} from {}", d.display()),
         None => format!("embedded sample {what}"),
     };
+    let on = listeners
+        .iter()
+        .zip(&addrs)
+        .map(|((_, tls), addr)| match &tls.accept {
+            None => format!("{addr}"),
+            Some(config) => format!(
+                "{addr} over TLS (client certificates {})",
+                match config.client_auth() {
+                    ClientAuth::Optional => "optional",
+                    _ => "required",
+                }
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(" and on ");
     out!(
-        "dicomwire serving on {addr} as {}: Verification; Modality Worklist FIND ({} items, {}); Hanging Protocol FIND/GET/MOVE ({} instances, {}){}",
+        "dicomwire serving on {on} as {}: Verification; Modality Worklist FIND ({} items, {}); Hanging Protocol FIND/GET/MOVE ({} instances, {}){}",
         args.ae_title.trim(),
         worklist_count,
         serving(&args.worklist, "worklist"),
@@ -696,6 +854,128 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where `serve` listens when neither --bind nor --tls-bind is given.
+const DEFAULT_BIND: &str = "127.0.0.1:11112";
+
+/// The addresses bound, how to ask the server to stop, and how to run it.
+type Bound = (
+    Vec<SocketAddr>,
+    Box<dyn Fn() + Send>,
+    Box<dyn FnOnce() -> std::io::Result<()> + Send>,
+);
+
+fn cannot_listen(addr: &str, e: &std::io::Error) -> String {
+    format!("cannot listen on {addr}: {e}")
+}
+
+/// Binds every listener on `transport`: std and tokio run a server per listener (std
+/// each on a thread of its own), mio one event loop with every listener.
+fn listen(
+    transport: TransportKind,
+    listeners: &[(&str, ServerTls)],
+    config: &Arc<ScpConfig>,
+) -> Result<Bound, String> {
+    Ok(match transport {
+        TransportKind::Std => {
+            let servers = listeners
+                .iter()
+                .map(|(addr, tls)| {
+                    Server::bind(addr, Arc::clone(config))
+                        .map(|s| s.with_tls(tls.clone()))
+                        .map_err(|e| cannot_listen(addr, &e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let addrs = servers.iter().map(Server::local_addr).collect();
+            let handles: Vec<_> = servers.iter().map(Server::shutdown_handle).collect();
+            (
+                addrs,
+                Box::new(move || {
+                    handles
+                        .iter()
+                        .for_each(dicomwire_std::ShutdownHandle::shutdown)
+                }),
+                Box::new(move || {
+                    let threads = servers
+                        .into_iter()
+                        .map(|server| {
+                            std::thread::Builder::new()
+                                .name("listener".into())
+                                .spawn(move || server.run())
+                        })
+                        .collect::<std::io::Result<Vec<_>>>()?;
+                    threads.into_iter().try_for_each(|t| {
+                        t.join()
+                            .map_err(|_| std::io::Error::other("a listener panicked"))?
+                    })
+                }),
+            )
+        }
+        TransportKind::Mio => {
+            let mut event_loop =
+                EventLoop::new().map_err(|e| format!("cannot start the event loop: {e}"))?;
+            let addrs = listeners
+                .iter()
+                .map(|(addr, tls)| {
+                    event_loop
+                        .listen_tls(addr, Arc::clone(config), tls.clone())
+                        .map_err(|e| cannot_listen(addr, &e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let handle = event_loop.shutdown_handle();
+            (
+                addrs,
+                Box::new(move || handle.shutdown()),
+                Box::new(move || event_loop.run(|_, _, _| {})),
+            )
+        }
+        TransportKind::Tokio => {
+            let servers = listeners
+                .iter()
+                .map(|(addr, tls)| {
+                    dicomwire_tokio::Server::bind(addr, Arc::clone(config))
+                        .map(|s| s.with_tls(tls.clone()))
+                        .map_err(|e| cannot_listen(addr, &e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let addrs = servers
+                .iter()
+                .map(dicomwire_tokio::Server::local_addr)
+                .collect();
+            let handles: Vec<_> = servers
+                .iter()
+                .map(dicomwire_tokio::Server::shutdown_handle)
+                .collect();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("tokio")
+                .build()
+                .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+            (
+                addrs,
+                Box::new(move || {
+                    handles
+                        .iter()
+                        .for_each(dicomwire_tokio::ShutdownHandle::shutdown);
+                }),
+                Box::new(move || {
+                    runtime.block_on(async move {
+                        let mut tasks = tokio::task::JoinSet::new();
+                        for server in servers {
+                            tasks.spawn(server.run());
+                        }
+                        let mut result = Ok(());
+                        while let Some(ended) = tasks.join_next().await {
+                            let ended = ended.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                            result = result.and(ended);
+                        }
+                        result
+                    })
+                }),
+            )
+        }
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // SCU commands
 
@@ -711,10 +991,53 @@ fn connect(scu: &ScuArgs, services: &[ScuService]) -> Result<Client, String> {
     // gathered in memory first (for 50 MiB instances, a third of the client's CPU went to
     // growing and faulting in those buffers).
     config.dimse.stream_store_data = services.contains(&ScuService::HangingProtocolGet);
-    Client::connect(scu.peer.as_str(), request, config).map_err(|e| describe_error(&e, &scu.peer))
+    let connected = match scu_tls(scu)? {
+        Some((tls, server_name)) => {
+            Client::connect_tls(scu.peer.as_str(), request, config, &tls, &server_name)
+        }
+        None => Client::connect(scu.peer.as_str(), request, config),
+    };
+    connected.map_err(|e| describe_error(&e, &scu.peer))
+}
+
+/// With `--tls`: the client's TLS configuration and the name the server's certificate
+/// must hold.
+fn scu_tls(scu: &ScuArgs) -> Result<Option<(TlsClientConfig, String)>, String> {
+    let args = &scu.tls;
+    let Some(ca) = args.tls_ca.as_deref().filter(|_| args.tls) else {
+        return Ok(None);
+    };
+    let ca = read_pem("--tls-ca", ca)?;
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some((read_pem("--tls-cert", cert)?, read_pem("--tls-key", key)?))
+        }
+        _ => None,
+    };
+    let config = TlsClientConfig::new(&ca, identity.as_ref().map(|(c, k)| (&c[..], &k[..])))
+        .map_err(|e| e.to_string())?;
+    let server_name = args
+        .tls_server_name
+        .clone()
+        .unwrap_or_else(|| host_of(&scu.peer).to_owned());
+    // A name that cannot be checked is refused before connecting.
+    dicomwire_tls::TlsLayer::client(&config, &server_name).map_err(|e| e.to_string())?;
+    Ok(Some((config, server_name)))
+}
+
+/// The host part of HOST:PORT (`[::1]:104` gives `::1`).
+fn host_of(peer: &str) -> &str {
+    match peer.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(host, _)| host),
+        None => peer.rsplit_once(':').map_or(peer, |(host, _)| host),
+    }
 }
 
 fn describe_error(e: &ClientError, peer: &str) -> String {
+    let tls_failure = TLS_FAILURE.lock().ok().and_then(|f| f.clone());
+    if let Some(failure) = tls_failure {
+        return format!("{peer}: TLS: {failure}");
+    }
     match e {
         ClientError::Rejected(r) => format!("{peer} rejected the association: {}", r.rj),
         ClientError::Aborted(a) => format!("{peer}: {a}"),
@@ -1021,7 +1344,13 @@ fn store(scu: &ScuArgs, paths: &[PathBuf], jobs: usize) -> Result<ExitCode, Stri
         dimse_timeout: optional_seconds(scu.idle_timeout),
         ..AssociationConfig::default()
     };
-    let connect = |request, config| Client::connect(scu.peer.as_str(), request, config);
+    let tls = scu_tls(scu)?;
+    let connect = |request, config| match &tls {
+        Some((tls, server_name)) => {
+            Client::connect_tls(scu.peer.as_str(), request, config, tls, server_name)
+        }
+        None => Client::connect(scu.peer.as_str(), request, config),
+    };
     let on_result = |file: &store::StoreFile, result: &store::FileResult| {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         progress.set_files(n);
@@ -1087,3 +1416,59 @@ fn store(scu: &ScuArgs, paths: &[PathBuf], jobs: usize) -> Result<ExitCode, Stri
 
 #[allow(dead_code)]
 fn unused(_: &Uid) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tls_move_destination_is_marked_tls() {
+        let (ae_title, dest) = parse_destination("STORESCP=tls://pacs.example:2762").unwrap();
+        assert_eq!(ae_title, "STORESCP");
+        assert_eq!(dest, Destination::tls("pacs.example", 2762));
+        let (_, dest) = parse_destination("STORESCP=[::1]:104").unwrap();
+        assert_eq!(dest, Destination::new("::1", 104));
+        for bad in [
+            "STORESCP=tls://:104",
+            "STORESCP=dicom://a:104",
+            "STORESCP=tls://a",
+        ] {
+            assert!(parse_destination(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_tls_server_name_defaults_to_the_host_dialled() {
+        assert_eq!(host_of("pacs.example:2762"), "pacs.example");
+        assert_eq!(host_of("127.0.0.1:2762"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:2762"), "::1");
+        assert_eq!(host_of("pacs.example"), "pacs.example");
+    }
+
+    #[test]
+    fn serve_listens_plain_tls_or_both() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["dicomwire", "serve"], args].concat())?;
+            let Command::Serve(args) = cli.command else {
+                unreachable!()
+            };
+            Ok::<_, clap::Error>((args.bind, args.tls.tls_bind))
+        };
+        let tls = ["--tls-cert", "c", "--tls-key", "k", "--tls-ca", "ca"];
+        assert_eq!(parse(&[]).unwrap(), (None, None));
+        let only_tls = [&["--tls-bind", ":2762"][..], &tls].concat();
+        assert_eq!(parse(&only_tls).unwrap(), (None, Some(":2762".into())));
+        // --tls-bind needs the certificate, its key and the CA.
+        assert!(parse(&["--tls-bind", ":2762", "--tls-cert", "c", "--tls-key", "k"]).is_err());
+        assert!(parse(&["--tls-client-auth", "optional"]).is_err());
+    }
+
+    #[test]
+    fn scu_tls_flags_need_tls_and_a_ca() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["dicomwire", "echo"], args].concat());
+        assert!(parse(&["h:1", "--tls", "--tls-ca", "ca"]).is_ok());
+        assert!(parse(&["h:1", "--tls"]).is_err());
+        assert!(parse(&["h:1", "--tls-ca", "ca"]).is_err());
+        assert!(parse(&["h:1", "--tls", "--tls-ca", "ca", "--tls-cert", "c"]).is_err());
+    }
+}

@@ -1,6 +1,8 @@
 //! Interoperability with real peers, on 127.0.0.1: DCMTK (`echoscu`, `findscu`,
-//! `storescp`, `wlmscpfs`) and pynetdicom (the scripts in `tests/interop/`) against
-//! `dicomwire serve`, and the `dicomwire` SCU commands against them.
+//! `storescu`, `storescp`, `wlmscpfs`) and pynetdicom (the scripts in `tests/interop/`)
+//! against `dicomwire serve`, and the `dicomwire` SCU commands against them; in plain,
+//! and over TLS (DCMTK's `+tls`, pynetdicom with an `ssl.SSLContext`; the certificates
+//! made at test time, their RSA keys by `openssl`, see `support/pki.rs`).
 //!
 //! The tests run when `DICOMWIRE_INTEROP=1`; otherwise each returns at once after saying
 //! so, and plain `cargo test` needs no peers. When they run, a missing peer is a failure.
@@ -24,6 +26,7 @@ use dicomwire_cli::{files, json, sample};
 use serde_json::Value;
 
 mod support;
+use support::pki::{LOOPBACK, Leaf, Pki};
 use support::*;
 
 // ---------------------------------------------------------------------------------------
@@ -1171,4 +1174,470 @@ fn large_instances_arrive_byte_for_byte_through_get_and_move() {
         files_in(store.path()) == expected,
         "the files of serve --store differ from the served ones"
     );
+}
+
+/// The same as [`large_instances_arrive_byte_for_byte_through_get_and_move`] over TLS: a
+/// `get --tls` from `serve`'s TLS listener, and a `move --tls` that `serve` carries out
+/// to a `tls://` destination (a second `serve --store`, TLS only, requiring our
+/// certificate): records split across PDUs and PDUs across records, every byte arrives.
+/// Runs without peers.
+#[test]
+fn large_instances_arrive_byte_for_byte_over_tls() {
+    let sources = padded_protocols(&[5 << 20, (2 << 20) + 1, 100 << 10]);
+    let served = temp_dir();
+    for (uid, file) in &sources {
+        std::fs::write(served.path().join(files::instance_file_name(uid)), file)
+            .expect("write a protocol");
+    }
+    let expected: BTreeMap<String, Vec<u8>> = sources
+        .iter()
+        .map(|(uid, file)| (files::instance_file_name(uid), file.clone()))
+        .collect();
+    let uid_list = sources
+        .iter()
+        .map(|(uid, _)| uid.as_str())
+        .collect::<Vec<_>>()
+        .join("\\");
+    let key = format!("SOPInstanceUID={uid_list}");
+    let tls = TlsPeers::new(Pki::new("Test CA"));
+
+    let store = temp_dir();
+    let store_dir = store.path().to_str().expect("a UTF-8 path").to_owned();
+    let (_store, _, store_port) = serve_tls(
+        &[
+            &["--ae-title", "DWSTORE", "--store", &store_dir][..],
+            &strs(&tls.serve),
+        ]
+        .concat(),
+    );
+    let served_dir = served.path().to_str().expect("a UTF-8 path").to_owned();
+    let destination = format!("DWSTORE=tls://127.0.0.1:{store_port}");
+    let (_scp, _, port) = serve_tls(
+        &[
+            &[
+                "--hanging-protocols",
+                &served_dir,
+                "--move-destination",
+                &destination,
+            ][..],
+            &strs(&tls.serve),
+        ]
+        .concat(),
+    );
+    let peer = format!("127.0.0.1:{port}");
+
+    let out = temp_dir();
+    let got = run(
+        "dicomwire get --tls",
+        dicomwire(&["get", "hanging-protocol", &peer, "-k", &key, "--out"])
+            .arg(out.path())
+            .args(&tls.scu),
+    );
+    got.assert_success("dicomwire get --tls");
+    assert!(
+        files_in(out.path()) == expected,
+        "the files of get --tls --out differ from the served ones"
+    );
+
+    let moved = run(
+        "dicomwire move --tls",
+        dicomwire(&[
+            "move",
+            "hanging-protocol",
+            &peer,
+            "--dest",
+            "DWSTORE",
+            "-k",
+            &key,
+        ])
+        .args(&tls.scu),
+    );
+    moved.assert_success("dicomwire move --tls");
+    assert!(
+        moved.stdout.contains("completed 3, failed 0, warning 0"),
+        "unexpected move report:\n{}",
+        moved.stdout
+    );
+    assert!(
+        files_in(store.path()) == expected,
+        "the files of serve --store (over TLS) differ from the served ones"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Over TLS (PS3.15 B.12), against DCMTK and pynetdicom
+//
+// DCMTK 3.6.7's default profile (Non-downgrading BCP 195) negotiates TLS 1.2 with
+// ECDHE-RSA suites only, so these certificates are RSA: their keys made by `openssl
+// genpkey`, the certificates by rcgen, at test time (support/pki.rs); none is committed.
+
+/// A CA and, as files, a certificate for the loopback server (`localhost`, 127.0.0.1)
+/// and one for a client, with the flags that use them.
+struct TlsPeers {
+    pki: Pki,
+    server: Leaf,
+    client: Leaf,
+    /// `serve`'s `--tls-cert --tls-key --tls-ca` (the server certificate).
+    serve: Vec<String>,
+    /// A client command's `--tls --tls-ca --tls-cert --tls-key` (the client certificate).
+    scu: Vec<String>,
+}
+
+impl TlsPeers {
+    fn new(pki: Pki) -> Self {
+        let server = pki.leaf("server", LOOPBACK);
+        let client = pki.leaf("client", &["modality.example"]);
+        let serve = [server.flags(), vec!["--tls-ca".into(), pki.ca_arg()]].concat();
+        let scu = [
+            vec!["--tls".into(), "--tls-ca".into(), pki.ca_arg()],
+            client.flags(),
+        ]
+        .concat();
+        Self {
+            pki,
+            server,
+            client,
+            serve,
+            scu,
+        }
+    }
+
+    /// DCMTK's `+tls KEY CERT +cf CA` for `leaf`.
+    fn dcmtk(&self, leaf: &Leaf) -> Vec<String> {
+        vec![
+            "+tls".into(),
+            leaf.key.display().to_string(),
+            leaf.cert.display().to_string(),
+            "+cf".into(),
+            self.pki.ca_arg(),
+        ]
+    }
+
+    /// pynetdicom's `--tls-ca --tls-cert --tls-key` (the scripts' flags) for `leaf`.
+    fn python(&self, leaf: &Leaf) -> Vec<String> {
+        [vec!["--tls-ca".into(), self.pki.ca_arg()], leaf.flags()].concat()
+    }
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `echoscu +tls` (DCMTK) verifies `dicomwire serve` on its TLS listener with mutual
+/// authentication; `echoscu +tla` (TLS, no certificate of its own) is refused, and
+/// `serve` logs why in one line.
+#[test]
+fn dcmtk_echoscu_over_tls_to_serve() {
+    if !enabled("dcmtk_echoscu_over_tls_to_serve") {
+        return;
+    }
+    let tls = TlsPeers::new(Pki::rsa("Test CA"));
+    let (mut serve, _, port) = serve_tls(&strs(&tls.serve));
+    let outcome = run(
+        "echoscu +tls",
+        dcmtk_command("echoscu")
+            .arg("-v")
+            .args(tls.dcmtk(&tls.client))
+            .args(["-aec", "DICOMWIRE", "127.0.0.1", &port.to_string()]),
+    );
+    outcome.assert_success("echoscu +tls");
+    assert!(
+        outcome.stderr.contains("Received Echo Response (Success)"),
+        "echoscu did not report success:\n{}",
+        outcome.stderr
+    );
+    let outcome = run(
+        "echoscu +tla",
+        dcmtk_command("echoscu").args([
+            "+tla",
+            "+cf",
+            &tls.pki.ca_arg(),
+            "127.0.0.1",
+            &port.to_string(),
+        ]),
+    );
+    assert!(
+        !outcome.status.success(),
+        "echoscu without a certificate was served:\n{}",
+        outcome.stderr
+    );
+    serve.wait_for_log("no client certificate was presented, but the server requires one");
+}
+
+/// `findscu -W +tls` (DCMTK) queries the sample worklist of `dicomwire serve` over TLS
+/// and gets exactly the sample's MR items, as it does in plain (`dcmtk_findscu_worklist_to_serve`).
+#[test]
+fn dcmtk_findscu_worklist_over_tls_to_serve() {
+    if !enabled("dcmtk_findscu_worklist_over_tls_to_serve") {
+        return;
+    }
+    let start = today();
+    let tls = TlsPeers::new(Pki::rsa("Test CA"));
+    let (_serve, _, port) = serve_tls(&strs(&tls.serve));
+    let rsp = temp_dir();
+    let outcome = run(
+        "findscu -W +tls",
+        dcmtk_command("findscu")
+            .args(["-W", "-X", "-od"])
+            .arg(rsp.path())
+            .args(tls.dcmtk(&tls.client))
+            .args([
+                "-aec",
+                "DICOMWIRE",
+                "-k",
+                "ScheduledProcedureStepSequence[0].Modality=MR",
+                "-k",
+                "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate",
+                "-k",
+                "ScheduledProcedureStepSequence[0].ScheduledStationAETitle",
+                "-k",
+                "PatientName",
+                "-k",
+                "PatientID",
+                "-k",
+                "AccessionNumber",
+                "127.0.0.1",
+            ])
+            .arg(port.to_string()),
+    );
+    outcome.assert_success("findscu -W +tls");
+    let got = extracted_records(rsp.path(), WORKLIST_FIELDS);
+    let want = expected_worklist([start, today()], "MR", WORKLIST_FIELDS, &got);
+    assert!(!want.is_empty(), "the sample worklist has MR items");
+    assert_eq!(
+        got, want,
+        "findscu -W +tls: the matches differ from the sample's MR items"
+    );
+}
+
+/// `storescu +tls` (DCMTK) stores two hanging protocols to `dicomwire serve --store` over
+/// TLS: both arrive whole.
+#[test]
+fn dcmtk_storescu_over_tls_to_serve_store() {
+    if !enabled("dcmtk_storescu_over_tls_to_serve_store") {
+        return;
+    }
+    let tls = TlsPeers::new(Pki::rsa("Test CA"));
+    let work = temp_dir();
+    let config = work.path().join("storescu.cfg");
+    std::fs::write(&config, STORESCP_CONFIG).expect("write the storescu configuration");
+    let (sent, stored) = (work.path().join("sent"), work.path().join("stored"));
+    std::fs::create_dir(&sent).expect("create the input directory");
+    let protocols = [
+        sample_protocol("Brain MR 4-up"),
+        sample_protocol("PET-CT fusion"),
+    ];
+    write_hanging_protocols(&sent, &protocols);
+    let store_dir = stored.to_str().expect("a UTF-8 path");
+    let (_serve, _, port) = serve_tls(&[&["--store", store_dir][..], &strs(&tls.serve)].concat());
+    let mut storescu = dcmtk_command("storescu");
+    storescu
+        .arg("-xf")
+        .arg(&config)
+        .arg("Uncompressed")
+        .args(tls.dcmtk(&tls.client))
+        .args(["-aec", "DICOMWIRE", "127.0.0.1", &port.to_string()]);
+    for entry in std::fs::read_dir(&sent).expect("the input directory") {
+        storescu.arg(entry.expect("a file").path());
+    }
+    run("storescu +tls", &mut storescu).assert_success("storescu +tls");
+    assert_same_instances(&received_objects(&stored), &protocols);
+}
+
+/// `storescp +tls` (DCMTK), requiring a client certificate: `dicomwire echo --tls`
+/// verifies it; without a certificate, its error is one line naming the refusal.
+#[test]
+fn dicomwire_echo_over_tls_to_storescp() {
+    if !enabled("dicomwire_echo_over_tls_to_storescp") {
+        return;
+    }
+    let tls = TlsPeers::new(Pki::rsa("Test CA"));
+    let out = temp_dir();
+    let port = free_port();
+    let mut storescp = Peer::spawn(
+        "storescp +tls",
+        dcmtk_command("storescp")
+            .args(tls.dcmtk(&tls.server))
+            .args(["-aet", "STORESCP", "-od"])
+            .arg(out.path())
+            .arg(port.to_string()),
+    );
+    storescp.wait_for_port(port);
+    let peer = format!("127.0.0.1:{port}");
+    let outcome = run(
+        "dicomwire echo --tls",
+        dicomwire(&["echo", &peer, "--aec", "STORESCP"]).args(&tls.scu),
+    );
+    outcome.assert_success("dicomwire echo --tls");
+    assert!(
+        outcome.stdout.contains("Success"),
+        "unexpected echo report:\n{}",
+        outcome.stdout
+    );
+    let outcome = run(
+        "dicomwire echo --tls without a certificate",
+        &mut dicomwire(&[
+            "echo",
+            &peer,
+            "--aec",
+            "STORESCP",
+            "--tls",
+            "--tls-ca",
+            &tls.pki.ca_arg(),
+        ]),
+    );
+    assert!(!outcome.status.success(), "{}", outcome.stdout);
+    assert!(
+        outcome.stderr.trim().lines().count() == 1
+            && outcome
+                .stderr
+                .starts_with(&format!("dicomwire: {peer}: TLS: "))
+            && outcome
+                .stderr
+                .contains("no client certificate was presented"),
+        "{}",
+        outcome.stderr
+    );
+    storescp.assert_running();
+}
+
+/// A C-MOVE that `dicomwire move --tls` asks of `dicomwire serve` (on its TLS listener)
+/// goes to DCMTK's `storescp +tls`, a `tls://` destination requiring our certificate:
+/// the instances arrive whole and the move reports 2 completed.
+#[test]
+fn dcmtk_storescp_over_tls_as_move_destination() {
+    if !enabled("dcmtk_storescp_over_tls_as_move_destination") {
+        return;
+    }
+    let tls = TlsPeers::new(Pki::rsa("Test CA"));
+    let work = temp_dir();
+    let config = work.path().join("storescp.cfg");
+    std::fs::write(&config, STORESCP_CONFIG).expect("write the storescp configuration");
+    let received = work.path().join("received");
+    std::fs::create_dir(&received).expect("create the output directory");
+    let store_port = free_port();
+    let mut storescp = Peer::spawn(
+        "storescp +tls",
+        dcmtk_command("storescp")
+            .args(tls.dcmtk(&tls.server))
+            .args(["-aet", "STORESCP", "-xf"])
+            .arg(&config)
+            .arg("Uncompressed")
+            .arg("-od")
+            .arg(&received)
+            .arg(store_port.to_string()),
+    );
+    storescp.wait_for_port(store_port);
+    let destination = format!("STORESCP=tls://127.0.0.1:{store_port}");
+    let (serve, _, port) =
+        serve_tls(&[&["--move-destination", &destination][..], &strs(&tls.serve)].concat());
+    let protocols = [
+        sample_protocol("Brain MR 4-up"),
+        sample_protocol("PET-CT fusion"),
+    ];
+    let uid_list = format!(
+        "SOPInstanceUID={}\\{}",
+        protocols[0].instance.sop_instance_uid, protocols[1].instance.sop_instance_uid
+    );
+    let outcome = run(
+        "dicomwire move --tls",
+        dicomwire(&[
+            "move",
+            "hanging-protocol",
+            &format!("127.0.0.1:{port}"),
+            "--aec",
+            "DICOMWIRE",
+            "--dest",
+            "STORESCP",
+            "-k",
+            &uid_list,
+        ])
+        .args(&tls.scu),
+    );
+    outcome.assert_success("dicomwire move --tls --dest STORESCP");
+    assert!(
+        outcome.stdout.contains("completed 2, failed 0, warning 0"),
+        "unexpected move report:\n{}\n{}\n{}",
+        outcome.stdout,
+        serve.logs(),
+        storescp.logs()
+    );
+    assert_same_instances(&received_objects(&received), &protocols);
+    storescp.assert_running();
+}
+
+/// pynetdicom's C-FIND over TLS (`AE.associate(..., tls_args=(ssl.SSLContext, name))`,
+/// with a client certificate) on the worklist of `dicomwire serve`'s TLS listener gets
+/// exactly the sample's MR items: with TLS 1.3 (what both ends prefer) and with TLS 1.2
+/// only (ECDHE-RSA with AES-GCM, what B.11 peers speak).
+#[test]
+fn pynetdicom_find_worklist_over_tls_to_serve() {
+    if !enabled("pynetdicom_find_worklist_over_tls_to_serve") {
+        return;
+    }
+    let start = today();
+    let tls = TlsPeers::new(Pki::rsa("Test CA"));
+    let (_serve, _, port) = serve_tls(&strs(&tls.serve));
+    for versions in [&[][..], &["--tls12"]] {
+        let outcome = run(
+            "pyscu.py find-worklist (TLS)",
+            python("pyscu.py")
+                .args([
+                    "find-worklist",
+                    "127.0.0.1",
+                    &port.to_string(),
+                    "--aec",
+                    "DICOMWIRE",
+                    "--modality",
+                    "MR",
+                ])
+                .args(tls.python(&tls.client))
+                .args(versions),
+        );
+        outcome.assert_success(&format!("pyscu.py find-worklist over TLS {versions:?}"));
+        let (lines, last) = script_lines(&outcome);
+        assert_eq!(last["status"], 0, "final status");
+        let fields = &WORKLIST_FIELDS[..5];
+        let got = script_records(&lines, "match", fields);
+        let want = expected_worklist([start, today()], "MR", fields, &got);
+        assert!(!want.is_empty(), "the sample worklist has MR items");
+        assert_eq!(got, want, "{versions:?}");
+    }
+}
+
+/// `dicomwire find worklist --tls` against pynetdicom serving over TLS
+/// (`AE.start_server(..., ssl_context=ssl.SSLContext)`, client certificates required):
+/// the matches are the items it serves with the queried modality, value for value.
+#[test]
+fn dicomwire_find_worklist_over_tls_to_pynetdicom() {
+    if !enabled("dicomwire_find_worklist_over_tls_to_pynetdicom") {
+        return;
+    }
+    let tls = TlsPeers::new(Pki::rsa("Test CA"));
+    let scp = pynetdicom_scp(&tls.python(&tls.server));
+    let (peer, items) = (format!("127.0.0.1:{}", scp.port), &scp.items);
+    let want: Vec<Record> = sorted(
+        items
+            .iter()
+            .filter(|item| object_value(item, WORKLIST_FIELDS[3].1) == "MR")
+            .map(|item| object_record(item, WORKLIST_FIELDS))
+            .collect(),
+    );
+    assert!(!want.is_empty(), "the items served include MR");
+    let outcome = run(
+        "dicomwire find worklist --tls",
+        dicomwire(&[
+            "find",
+            "worklist",
+            &peer,
+            "--aec",
+            "PYSCP",
+            "--json",
+            "-k",
+            "ScheduledProcedureStepSequence[0].Modality=MR",
+        ])
+        .args(&tls.scu),
+    );
+    outcome.assert_success("dicomwire find worklist --tls");
+    assert_eq!(json_records(&outcome.stdout, WORKLIST_FIELDS), want);
 }

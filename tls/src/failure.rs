@@ -291,7 +291,10 @@ fn classify_incompatible(p: PeerIncompatible) -> TlsFailure {
     use PeerIncompatible as P;
     match p {
         P::NoCipherSuitesInCommon => TlsFailure::NoCommonCipherSuite,
+        // signature_algorithms came with TLS 1.2: a client without it offers TLS 1.1 or
+        // older (openssl s_client -tls1_1 sends none), which rustls finds out first.
         P::ServerDoesNotSupportTls12Or13
+        | P::SignatureAlgorithmsExtensionRequired
         | P::SupportedVersionsExtensionRequired
         | P::Tls12NotOffered
         | P::Tls12NotOfferedOrEnabled

@@ -314,7 +314,9 @@ impl<S: Session> Session for Secured<S> {
         let l = self.links.get_mut(&link)?;
         let mut ciphertext = Vec::new();
         let n = l.tls.poll_ciphertext(&mut ciphertext);
-        if l.closing && !l.tls.wants_write() && !self.closes.contains(&link) {
+        // A failed link closes once the alert saying why is out (its session already
+        // heard the transport close).
+        if (l.closing || l.failed) && !l.tls.wants_write() && !self.closes.contains(&link) {
             self.closes.push_back(link);
         }
         if n == 0 {
@@ -384,12 +386,23 @@ impl<S: Session> Session for Secured<S> {
         }
     }
 
+    /// The inner session's, and the TLS links it is done with that are not closed yet
+    /// (a failed one's alert may still be going out).
     fn links(&self) -> Vec<LinkId> {
-        self.inner.links()
+        let mut links = self.inner.links();
+        let mut ours: Vec<LinkId> = self
+            .links
+            .keys()
+            .filter(|l| !links.contains(l))
+            .copied()
+            .collect();
+        ours.sort();
+        links.extend(ours);
+        links
     }
 
     fn is_finished(&self) -> bool {
-        self.inner.is_finished() && self.closes.is_empty()
+        self.inner.is_finished() && self.closes.is_empty() && self.links.is_empty()
     }
 }
 

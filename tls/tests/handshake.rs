@@ -468,6 +468,21 @@ fn no_common_protocol_version_is_reported_on_both_ends() {
 }
 
 #[test]
+fn a_tls11_client_is_no_common_protocol_version() {
+    let s = setup();
+    let mut server =
+        TlsLayer::server(&s.pki.server_config(&s.server, ClientAuth::Required)).unwrap();
+    assert_eq!(
+        server.handle_ciphertext(&common::unhex(common::TLS11_CLIENT_HELLO)),
+        Err(TlsFailure::NoCommonProtocolVersion)
+    );
+    // The client hears why: a fatal alert.
+    let mut alert = Vec::new();
+    assert!(server.poll_ciphertext(&mut alert) > 0);
+    assert_eq!(&alert[..1], &[0x15], "an alert record");
+}
+
+#[test]
 fn a_plain_dicom_peer_is_not_tls() {
     let s = setup();
     // The first bytes of an A-ASSOCIATE-RQ (PDU type 0x01) arriving at a TLS server.

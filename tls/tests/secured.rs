@@ -170,3 +170,39 @@ fn a_server_certificate_from_another_ca_ends_the_client_with_a_transport_close()
     );
     assert!(scu.is_finished());
 }
+
+/// A server whose handshake fails tells the peer why before closing: the alert goes out
+/// on a link the session still lists, then comes its close, and only then is the session
+/// finished. (A transport that drives the links the session lists and stops once it is
+/// finished, as dicomwire-std does, sent nothing before: the inner session had already
+/// let go of the link, and the peer saw the connection close without a reason.)
+#[test]
+fn a_failed_handshake_sends_its_alert_then_closes() {
+    let pki = Pki::new("dicomwire test CA");
+    let now = Instant::now();
+    let server_tls = pki.server_config(&pki.leaf(&["pacs.example"]), ClientAuth::Required);
+    let mut scp = Secured::server(
+        ScpSession::new(now, scp_config(), 0).expect("scp"),
+        &server_tls,
+    )
+    .expect("server layer");
+    let hello = Bytes::from(common::unhex(common::TLS11_CLIENT_HELLO));
+    assert_eq!(scp.handle_input(now, LinkId::MAIN, &hello), Ok(hello.len()));
+    let (mut out, mut closed) = (SendQueue::new(), Vec::new());
+    for _ in 0..10 {
+        if scp.is_finished() {
+            break;
+        }
+        for link in scp.links() {
+            while scp.poll_transmit(now, link, &mut out).is_some() {}
+        }
+        closed.extend(std::iter::from_fn(|| scp.poll_close()));
+    }
+    let mut wire = Vec::new();
+    out.drain_into(&mut wire);
+    // A fatal handshake_failure alert: rustls' answer to a ClientHello without
+    // signature_algorithms.
+    assert_eq!(wire, [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+    assert_eq!(closed, [LinkId::MAIN]);
+    assert!(scp.is_finished());
+}

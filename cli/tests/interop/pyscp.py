@@ -3,6 +3,7 @@
 
     pyscp.py PORT --ae-title AE --worklist DIR --hanging-protocols DIR
              [--move-dest AE=HOST:PORT]...
+             [--tls-cert PEM --tls-key PEM --tls-ca PEM]
 
 Serves Verification, Modality Worklist FIND and Hanging Protocol FIND, GET and MOVE on
 127.0.0.1:PORT from the DICOM files in the two directories (read once at start). It is a
@@ -14,12 +15,16 @@ item of the record's sequence matches the item's keys. Responses carry
 the requested keys with the record's values (sequence items reduced to the requested
 keys) and the record's Specific Character Set.
 
+With --tls-cert, --tls-key and --tls-ca it serves over TLS only (an ssl.SSLContext, TLS
+1.2 or later, client certificates required and verified against --tls-ca).
+
 Prints "pyscp listening on 127.0.0.1:PORT" once the server socket is open.
 """
 
 import argparse
 import fnmatch
 import os
+import ssl
 import sys
 
 from pydicom import dcmread
@@ -135,6 +140,9 @@ def main():
     parser.add_argument("--worklist", required=True)
     parser.add_argument("--hanging-protocols", required=True)
     parser.add_argument("--move-dest", action="append", default=[])
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--tls-ca")
     args = parser.parse_args()
 
     worklist = load(args.worklist)
@@ -208,7 +216,16 @@ def main():
         (evt.EVT_C_GET, on_get),
         (evt.EVT_C_MOVE, on_move),
     ]
-    server = ae.start_server(("127.0.0.1", args.port), block=False, evt_handlers=handlers)
+    context = None
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        context.load_verify_locations(args.tls_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    server = ae.start_server(
+        ("127.0.0.1", args.port), block=False, evt_handlers=handlers, ssl_context=context
+    )
     print(f"pyscp listening on 127.0.0.1:{args.port}", flush=True)
     try:
         # Until the test kills us (or stdin closes, when run by hand).

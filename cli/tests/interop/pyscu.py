@@ -22,12 +22,17 @@ one object per line, the last one with "op" set to the operation and "done" true
         {"op": "move", "done": true, "status": 0, "completed": N, "failed": N,
          "warning": N, "received": N}
 
+With --tls-ca the association runs over TLS (an ssl.SSLContext, TLS 1.2 or later, the
+server's certificate verified against --tls-ca and --tls-server-name, default HOST),
+presenting --tls-cert and --tls-key when given; --tls12 allows TLS 1.2 only.
+
 Exit code 0 when the operation ran to a final response (whatever its status), 2 when the
 association was not established or the peer stopped answering.
 """
 
 import argparse
 import json
+import ssl
 import sys
 import threading
 import time
@@ -65,8 +70,21 @@ def counts(status):
     }
 
 
+def tls_args(args):
+    if not args.tls_ca:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if args.tls12:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(args.tls_ca)
+    if args.tls_cert:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    return (context, args.tls_server_name or args.host)
+
+
 def associate(ae, args, **kwargs):
-    assoc = ae.associate(args.host, args.port, ae_title=args.aec, **kwargs)
+    assoc = ae.associate(args.host, args.port, ae_title=args.aec, tls_args=tls_args(args), **kwargs)
     if not assoc.is_established:
         print("association not established", file=sys.stderr)
         sys.exit(2)
@@ -265,6 +283,11 @@ def main():
     parser.add_argument("--uid", action="append", default=[])
     parser.add_argument("--dest")
     parser.add_argument("--store-port", type=int)
+    parser.add_argument("--tls-ca")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--tls-server-name")
+    parser.add_argument("--tls12", action="store_true")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
     if args.debug:

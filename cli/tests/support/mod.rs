@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod pki;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -152,6 +154,25 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Waits for a line of stderr (its log) containing `text` and returns it.
+    pub fn wait_for_log(&mut self, text: &str) -> String {
+        let deadline = deadline(READY_TIMEOUT);
+        loop {
+            if let Some(line) = lossy(&self.stderr).lines().find(|l| l.contains(text)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not log {text:?} within {READY_TIMEOUT:?} (or the test's {TEST_BUDGET:?})\n{}",
+                self.name,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -189,6 +210,63 @@ pub fn serve_with(mut command: Command, transport: &str, args: &[&str]) -> (Peer
         .unwrap_or_else(|| panic!("cannot read the address in {line:?}"));
     peer.wait_for_port(port);
     (peer, port)
+}
+
+/// `dicomwire serve --transport TRANSPORT` with `args`, which say where it listens
+/// (`--bind`, `--tls-bind`); returns the guard and each listener's port, with whether it
+/// is the TLS one, in the order its startup line gives them.
+pub fn serve_listeners(transport: &str, args: &[&str]) -> (Peer, Vec<(u16, bool)>) {
+    let mut command = Command::new(DICOMWIRE);
+    command.args(["serve", "--transport", transport]);
+    if !args.contains(&"--artim-timeout") {
+        command.args(["--artim-timeout", "10"]);
+    }
+    let mut peer = Peer::spawn("dicomwire serve", command.args(args));
+    let line = peer.wait_for_line("dicomwire serving on ");
+    let on = line
+        .strip_prefix("dicomwire serving on ")
+        .and_then(|rest| rest.split_once(" as "))
+        .map_or("", |(on, _)| on);
+    let listeners: Vec<(u16, bool)> = on
+        .split(" and on ")
+        .map(|listener| {
+            let addr = listener
+                .split_whitespace()
+                .next()
+                .and_then(|a| a.parse::<SocketAddr>().ok())
+                .unwrap_or_else(|| panic!("cannot read the listeners in {line:?}"));
+            (addr.port(), listener.contains(" over TLS"))
+        })
+        .collect();
+    for (port, _) in &listeners {
+        peer.wait_for_port(*port);
+    }
+    (peer, listeners)
+}
+
+/// [`serve_plain_and_tls`] on the transport `DICOMWIRE_SERVE_TRANSPORT` picks (as
+/// [`serve`]).
+pub fn serve_tls(args: &[&str]) -> (Peer, u16, u16) {
+    let transport = std::env::var("DICOMWIRE_SERVE_TRANSPORT").unwrap_or_else(|_| "mio".into());
+    serve_plain_and_tls(&transport, args)
+}
+
+/// `dicomwire serve --transport TRANSPORT` on a plain and a TLS listener (both on ports
+/// of its choosing) with `args`: the guard, the plain port and the TLS port.
+pub fn serve_plain_and_tls(transport: &str, args: &[&str]) -> (Peer, u16, u16) {
+    let all = [
+        &["--bind", "127.0.0.1:0", "--tls-bind", "127.0.0.1:0"][..],
+        args,
+    ]
+    .concat();
+    let (peer, listeners) = serve_listeners(transport, &all);
+    match listeners[..] {
+        [(plain, false), (tls, true)] => (peer, plain, tls),
+        _ => panic!(
+            "expected a plain and a TLS listener, got {listeners:?}\n{}",
+            peer.logs()
+        ),
+    }
 }
 
 /// What a client did.

@@ -8,6 +8,26 @@ use rcgen::{
     KeyUsagePurpose, date_time_ymd,
 };
 
+/// A TLS 1.1 ClientHello as TLS 1.0 and 1.1 clients send it (`openssl s_client -tls1_1`
+/// among them): client_version 3.2, two suites, no extensions, so no
+/// signature_algorithms, which rustls looks for before the version.
+pub const TLS11_CLIENT_HELLO: &str = concat!(
+    "160301002f",   // a handshake record, TLS 1.0, 47 bytes
+    "0100002b0302", // ClientHello, 43 bytes, client_version TLS 1.1
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", // random
+    "00",           // no session id
+    "0004c013002f", // ECDHE-RSA-AES128-SHA, AES128-SHA
+    "0100",         // null compression; no extensions
+);
+
+/// The bytes a hex string spells.
+pub fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
 /// A CA that issues certificates for one test.
 pub struct Pki {
     pub ca_pem: String,
